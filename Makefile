@@ -1,0 +1,23 @@
+# LeadSync: `make demo` (offline demonstration on SQLite and the sandbox) and `make test`
+# (the whole suite on real Redis and PostgreSQL). Both set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+test: venv
+	bash scripts/test.sh
+
+demo: venv
+	bash scripts/demo.sh
+
+clean:
+	rm -rf $(VENV) staticfiles test-db.sqlite3

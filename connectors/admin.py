@@ -1,0 +1,157 @@
+from django import forms
+from django.contrib import admin
+from django.db.models import Count
+
+from connectors.models import (
+    CrmConnection,
+    CrmField,
+    LeadForm,
+    LeadFormVersion,
+    LinkedInConnection,
+    LinkedInEvent,
+    LinkedInOwner,
+)
+
+SECRET_WORDS = ("token", "secret")
+
+
+class NoSecretLookupsMixin:
+    """Refuse changelist filters on secret columns (`?access_token__startswith=…` would be an oracle)."""
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if any(word in lookup for word in SECRET_WORDS):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+
+@admin.register(LinkedInConnection)
+class LinkedInConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+    list_display = (
+        "name", "member_name", "status", "token_state", "access_token_expires_at", "refresh_token_expires_at",
+        "last_heartbeat_at", "last_heartbeat_ok",
+    )
+    list_filter = ("status", "last_heartbeat_ok")
+    search_fields = ("name", "member_name", "member_urn", "member_email")
+    # Tokens arrive through the OAuth flow or `leadsync linkedin add`; they are never shown or typed here.
+    fields = (
+        "name", "member_name", "member_urn", "member_email", "status", "token_state", "scopes",
+        "access_token_expires_at", "refresh_token_expires_at", "authorized_at", "last_refreshed_at",
+        "last_heartbeat_at", "last_heartbeat_ok", "last_error", "created_at", "updated_at",
+    )
+    readonly_fields = (
+        "member_name", "member_urn", "member_email", "status", "token_state", "scopes", "access_token_expires_at",
+        "refresh_token_expires_at", "authorized_at", "last_refreshed_at", "last_heartbeat_at", "last_heartbeat_ok",
+        "last_error", "created_at", "updated_at",
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("access_token", "refresh_token")
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Token")
+    def token_state(self, obj):
+        return obj.token_state()
+
+
+class CrmConnectionForm(forms.ModelForm):
+    secret_key = forms.CharField(
+        label="Secret key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="The CRM's API secret key. Write-only: leave empty to keep the stored key.",
+    )
+
+    class Meta:
+        model = CrmConnection
+        fields = ("name", "api_url", "account_id", "secret_key")
+
+    def clean_secret_key(self):
+        value = self.cleaned_data["secret_key"]
+        if not value and not self.instance.pk:
+            raise forms.ValidationError("A new CRM connection needs its secret key.")
+        return value
+
+    def save(self, commit=True):
+        secret = self.cleaned_data.get("secret_key")
+        if not secret and self.instance.pk:
+            # Keep the stored key: reload it instead of overwriting it with an empty string.
+            self.instance.secret_key = type(self.instance).objects.only("secret_key").get(pk=self.instance.pk).secret_key
+        return super().save(commit=commit)
+
+
+@admin.register(CrmConnection)
+class CrmConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+    form = CrmConnectionForm
+    list_display = ("name", "api_url", "account_id", "status", "field_count", "last_checked_at", "last_error")
+    list_filter = ("status",)
+    search_fields = ("name", "account_id")
+    readonly_fields = ("status", "last_checked_at", "last_error", "fields_loaded_at", "created_at", "updated_at")
+
+    def get_fields(self, request, obj=None):
+        return list(CrmConnectionForm.Meta.fields) + list(self.readonly_fields)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("secret_key").annotate(field_count=Count("fields"))
+
+    @admin.display(description="Fields", ordering="field_count")
+    def field_count(self, obj):
+        return obj.field_count
+
+
+@admin.register(CrmField)
+class CrmFieldAdmin(admin.ModelAdmin):
+    list_display = ("label", "system_name", "connection", "data_type", "max_length", "is_custom", "is_required")
+    list_filter = ("connection", "is_custom", "data_type")
+    search_fields = ("label", "system_name")
+    list_select_related = ("connection",)
+
+
+@admin.register(LinkedInOwner)
+class LinkedInOwnerAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "kind", "urn", "role", "can_read_leads", "connection", "discovered_at")
+    list_filter = ("kind", "can_read_leads", "role", "connection")
+    search_fields = ("name", "urn")
+    list_select_related = ("connection",)
+
+
+@admin.register(LinkedInEvent)
+class LinkedInEventAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "owner", "starts_at", "ends_at", "lead_form_urn")
+    list_filter = ("owner",)
+    search_fields = ("name", "urn", "lead_form_urn")
+    list_select_related = ("owner",)
+
+
+class LeadFormVersionInline(admin.TabularInline):
+    model = LeadFormVersion
+    fields = ("version", "question_count", "fetched_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("raw")
+
+
+@admin.register(LeadForm)
+class LeadFormAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "linkedin_id", "owner", "event", "state", "lead_types", "current_version")
+    list_filter = ("state", "owner")
+    search_fields = ("name", "linkedin_id")
+    list_select_related = ("owner", "event")
+    inlines = [LeadFormVersionInline]
+
+
+@admin.register(LeadFormVersion)
+class LeadFormVersionAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "form", "version", "question_count", "fetched_at")
+    list_select_related = ("form",)
+    search_fields = ("form__name", "form__linkedin_id")
+    readonly_fields = ("form", "version", "definition", "raw", "fetched_at")

@@ -1,0 +1,85 @@
+"""The one HTTP path and the one retry policy shared by every API client.
+
+`send()` is the only place that calls `requests`: it sets a timeout, never follows redirects and
+turns transport failures into `HostError`. `RetryPolicy.run()` retries what is worth retrying
+(exceptions with `retryable = True`: timeouts, connection errors, 5xx, 429) with capped
+exponential backoff, honouring `Retry-After` when the service sent one; everything else (other
+4xx, bad payloads) is raised at once. When the attempts run out the last error is raised, so the
+caller can mark its run failed and say why.
+"""
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import requests
+
+from connectors.exceptions import HostError, RateLimited
+
+DEFAULT_TIMEOUT = (5, 60)  # (connect, read) seconds
+
+
+def new_session(user_agent="LeadSync"):
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent
+    return session
+
+
+def send(session, method, url, *, timeout=DEFAULT_TIMEOUT, safe_url=None, **kwargs):
+    """Send one request. `safe_url` is what error messages may show (never a URL with secrets)."""
+    shown = safe_url or url.split("?", 1)[0]
+    try:
+        return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+    except requests.Timeout:
+        raise HostError(f"{method} {shown} timed out") from None
+    except requests.ConnectionError:
+        raise HostError(f"{method} {shown}: could not connect") from None
+    except requests.RequestException as exc:
+        raise HostError(f"{method} {shown} failed: {type(exc).__name__}") from None
+
+
+def parse_retry_after(value):
+    """Seconds from a Retry-After header (delta-seconds only; HTTP dates are ignored)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None
+    return max(0.0, seconds)
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def delay(self, attempt, error=None):
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.max_delay)
+        backoff = self.base_delay * (2 ** (attempt - 1))
+        return min(backoff, self.max_delay) * (0.5 + random.random() / 2)
+
+    def run(self, fn, *, on_retry=None):
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001 - filtered just below
+                if not getattr(exc, "retryable", False) or attempt >= self.max_attempts:
+                    raise
+                if isinstance(exc, RateLimited) and exc.daily:
+                    raise
+                wait = self.delay(attempt, exc)
+                if on_retry is not None:
+                    on_retry(attempt, exc, wait)
+                self.sleep(wait)
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)

@@ -1,0 +1,105 @@
+"""Leads as LeadSync stored them, and the runs that moved them."""
+
+from django.db import models
+from django.db.models import Q
+
+from mappings.models import Integration
+
+
+class Lead(models.Model):
+    """One LinkedIn lead form response. Stored (and committed) before it is pushed; unique on the
+    LinkedIn response id, so re-pulling never doubles it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SYNCED = "synced", "Synced"
+        FAILED = "failed", "Failed"
+        DELETED = "deleted", "Deleted"
+        SKIPPED = "skipped", "Skipped"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="leads")
+    linkedin_id = models.CharField("LinkedIn response ID", max_length=200, unique=True)
+    form_version = models.PositiveIntegerField(null=True, blank=True)
+    lead_type = models.CharField(max_length=30, blank=True)
+    submitted_at = models.DateTimeField(db_index=True)
+    test_lead = models.BooleanField(default=False)
+    submitter_urn = models.CharField(
+        "submitter URN", max_length=200, null=True, blank=True, help_text="Empty for guest leads."
+    )
+    associated_entity_urn = models.CharField("associated entity", max_length=200, blank=True)
+    campaign_urn = models.CharField("campaign URN", max_length=200, blank=True)
+    email = models.CharField(max_length=254, blank=True, db_index=True, help_text="The lead's e-mail, for search.")
+    raw = models.JSONField(help_text="The lead exactly as LinkedIn sent it.")
+    answers = models.JSONField(default=dict, help_text="The normalised answers, hidden fields and consents.")
+    field_outcomes = models.JSONField(default=list, blank=True, help_text="What happened to each mapped field.")
+    crm_id = models.CharField("CRM lead ID", max_length=50, blank=True, db_index=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times the push was tried.")
+    last_error = models.TextField(blank=True, help_text="Why the last push failed.")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["integration", "state"], name="lead_integration_state")]
+
+    def __str__(self):
+        return self.email or self.linkedin_id
+
+
+class SyncRun(models.Model):
+    """One attempt to pull and push an integration's leads: what triggered it, the window, progress
+    and counts, and why it failed when it did."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+        BACKFILL = "backfill", "Backfill"
+        WEBHOOK = "webhook", "Webhook"
+        RETRY = "retry", "Retry of failed leads"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED, db_index=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    progress_done = models.PositiveIntegerField(default=0, help_text="Leads processed so far.")
+    progress_total = models.PositiveIntegerField(null=True, blank=True, help_text="Leads expected, when known.")
+    pulled = models.PositiveIntegerField(default=0, help_text="Leads read from LinkedIn.")
+    new = models.PositiveIntegerField(default=0, help_text="Leads stored for the first time.")
+    created = models.PositiveIntegerField(default=0, help_text="Leads created in the CRM.")
+    updated = models.PositiveIntegerField(default=0, help_text="Leads updated in the CRM.")
+    failed = models.PositiveIntegerField(default=0, help_text="Leads the CRM refused.")
+    skipped = models.PositiveIntegerField(default=0, help_text="Leads not pushed (test leads, other forms).")
+    error = models.TextField(blank=True, help_text="Why the run failed.")
+    task_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "sync run"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(window_start__isnull=True) | Q(window_end__isnull=True) | Q(window_start__lte=models.F("window_end")),
+                name="syncrun_window_ordered",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.integration} {self.get_trigger_display().lower()} run {self.pk}"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None

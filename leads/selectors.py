@@ -1,0 +1,80 @@
+"""Read-only queries over leads and runs (no side effects)."""
+
+from django.db.models import Count, Q
+
+from connectors.models import CrmConnection, LinkedInConnection
+from leads.models import Lead
+from mappings.models import Integration
+
+LEAD_STATES = [state for state, _ in Lead.State.choices]
+
+
+def lead_counts_by_integration():
+    """{integration_id: {state: count}} in one query."""
+    counts = {}
+    rows = Lead.objects.values("integration_id", "state").annotate(n=Count("id")).order_by()
+    for row in rows:
+        counts.setdefault(row["integration_id"], dict.fromkeys(LEAD_STATES, 0))[row["state"]] = row["n"]
+    return counts
+
+
+def status_overview(*, now=None):
+    """Everything `leadsync status` shows: connections with token state, integrations and lead
+    counts. Secrets are never part of it."""
+    linkedin = [
+        {
+            "name": c.name,
+            "member": c.member_name,
+            "member_urn": c.member_urn,
+            "status": c.status,
+            "token": c.token_state(now),
+            "access_token_expires_at": c.access_token_expires_at,
+            "refresh_token_expires_at": c.refresh_token_expires_at,
+            "has_refresh_token": c.has_refresh_token,
+            "scopes": c.scopes,
+            "last_heartbeat_at": c.last_heartbeat_at,
+            "last_heartbeat_ok": c.last_heartbeat_ok,
+            "last_error": c.last_error,
+        }
+        for c in LinkedInConnection.objects.defer("access_token").order_by("name")
+    ]
+    crm = [
+        {
+            "name": c.name,
+            "api_url": c.api_url.split("?", 1)[0],
+            "account_id": c.account_id,
+            "status": c.status,
+            "fields": c.field_count,
+            "last_checked_at": c.last_checked_at,
+            "last_error": c.last_error,
+        }
+        for c in CrmConnection.objects.defer("secret_key").annotate(field_count=Count("fields")).order_by("name")
+    ]
+    counts = lead_counts_by_integration()
+    empty = dict.fromkeys(LEAD_STATES, 0)
+    integrations = [
+        {
+            "id": i.pk,
+            "name": str(i),
+            "form_id": i.form.linkedin_id,
+            "crm": i.crm_connection.name,
+            "state": i.state,
+            "sync_every_minutes": i.sync_every_minutes,
+            "watermark": i.watermark,
+            "last_sync_at": i.last_sync_at,
+            "leads": counts.get(i.pk, empty),
+        }
+        for i in Integration.objects.select_related("form", "crm_connection").order_by("name", "pk")
+    ]
+    totals = dict(empty)
+    for per in counts.values():
+        for state, n in per.items():
+            totals[state] += n
+    return {"linkedin_connections": linkedin, "crm_connections": crm, "integrations": integrations, "leads": totals}
+
+
+def failed_leads(*, form_ids=None):
+    qs = Lead.objects.filter(state=Lead.State.FAILED).select_related("integration__form")
+    if form_ids:
+        qs = qs.filter(Q(integration__form__linkedin_id__in=form_ids))
+    return qs

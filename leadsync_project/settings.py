@@ -1,0 +1,206 @@
+"""LeadSync settings, read from the environment (and a `.env` file beside manage.py when present).
+
+Production is `DEBUG=False`: it refuses to start without `SECRET_KEY` and `FIELD_ENCRYPTION_KEY`.
+Development (`DEBUG` unset or true) has safe local defaults. Every variable is documented in
+`.env.example` and the README.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# Real environment variables win over the file. LEADSYNC_ENV_FILE points elsewhere (tests use it
+# to make sure a developer's .env does not leak into a check of the defaults).
+ENV_FILE = Path(env.str("LEADSYNC_ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+
+DEV_SECRET_KEY = "django-insecure-leadsync-development-only-do-not-use-in-production"
+SECRET_KEY = env.str("SECRET_KEY", default="" if not DEBUG else DEV_SECRET_KEY)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Production (DEBUG=False) needs a long random SECRET_KEY in the "
+        "environment or in .env, e.g. the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
+
+# Fernet keys (urlsafe base64, 32 bytes), comma-separated: the first encrypts, all decrypt, so a
+# key can be rotated by prepending the new one. In development a key is derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+if not FIELD_ENCRYPTION_KEY and not DEBUG:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY is not set. Production (DEBUG=False) encrypts LinkedIn tokens and CRM "
+        "secrets with it: set it to a Fernet key, e.g. the output of "
+        "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`, "
+        "and keep it safe: without it the stored tokens cannot be read."
+    )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "connectors",
+    "mappings",
+    "leads",
+]
+
+# The offline LinkedIn + CRM simulator. Never in production: its apps (and their tables) exist only
+# when LEADSYNC_SANDBOX is on.
+LEADSYNC_SANDBOX = env.bool("LEADSYNC_SANDBOX", default=False)
+if LEADSYNC_SANDBOX:
+    INSTALLED_APPS += ["sandbox.linkedin", "sandbox.crm"]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "leadsync_project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "leadsync_project.wsgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///db.sqlite3")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    name = DATABASES["default"]["NAME"]
+    if name and name != ":memory:" and not Path(name).is_absolute():
+        DATABASES["default"]["NAME"] = str(BASE_DIR / name)
+    # WAL and IMMEDIATE transactions let the web process, a worker and beat share one file
+    # without "database is locked" errors.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Security (production defaults; each can be overridden from the environment) -------------
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The health check is probed over plain HTTP by load balancers and orchestrators.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- E-mail (re-authorisation alerts to admins) ------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="leadsync@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ADMINS = [("LeadSync admin", a) for a in env.list("LEADSYNC_ADMIN_EMAILS", default=[])]
+
+# --- Celery (cookiecutter-django's block) ------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=55 * 60)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- LinkedIn ------------------------------------------------------------------------------------
+LINKEDIN_CLIENT_ID = env.str("LINKEDIN_CLIENT_ID", default="")
+LINKEDIN_CLIENT_SECRET = env.str("LINKEDIN_CLIENT_SECRET", default="")
+LINKEDIN_API_URL = env.str("LINKEDIN_API_URL", default="https://api.linkedin.com").rstrip("/")
+LINKEDIN_OAUTH_URL = env.str("LINKEDIN_OAUTH_URL", default="https://www.linkedin.com/oauth/v2").rstrip("/")
+LINKEDIN_VERSION = env.str("LINKEDIN_VERSION", default="202601")
+LINKEDIN_REDIRECT_URI = env.str("LINKEDIN_REDIRECT_URI", default="")
+# Legacy event leads need r_events_leadgen_automation as well; request it only where the app has it.
+LINKEDIN_REQUEST_EVENT_SCOPE = env.bool("LINKEDIN_REQUEST_EVENT_SCOPE", default=False)
+LINKEDIN_PAGE_SIZE = env.int("LINKEDIN_PAGE_SIZE", default=100)
+
+# --- CRM -----------------------------------------------------------------------------------------
+LEADGEN_CRM_API_URL = env.str("LEADGEN_CRM_API_URL", default="https://api.sharpspring.com/pubapi/v1.2/")
+
+# --- Sync behaviour ------------------------------------------------------------------------------
+LEADSYNC_DEFAULT_SYNC_MINUTES = env.int("LEADSYNC_DEFAULT_SYNC_MINUTES", default=15)
+LEADSYNC_PULL_OVERLAP_MINUTES = env.int("LEADSYNC_PULL_OVERLAP_MINUTES", default=60)
+LEADSYNC_CRM_BATCH_SIZE = env.int("LEADSYNC_CRM_BATCH_SIZE", default=500)
+LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS = env.int("LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS", default=24 * 7)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # urllib3 logs request lines, and CRM URLs carry the secret key in their query string.
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,99 @@
+"""What an admin configures: an integration (one form into one CRM account, on a schedule) and its
+field mappings (each form source to one CRM field, with a transform)."""
+
+from django.db import models
+from django.db.models import Q
+
+from connectors.models import CrmConnection, LeadForm
+
+
+class Integration(models.Model):
+    """A lead form synced into a CRM account. Its watermark is the `submittedAt` up to which every
+    lead is committed locally; pulls start a little before it (the overlap) so nothing is missed."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        TORN_DOWN = "torn_down", "Torn down"
+
+    form = models.ForeignKey(LeadForm, on_delete=models.PROTECT, related_name="integrations")
+    crm_connection = models.ForeignKey(
+        CrmConnection, on_delete=models.PROTECT, related_name="integrations", verbose_name="CRM connection"
+    )
+    name = models.CharField(max_length=255, blank=True, help_text="Shown in lists; defaults to the form's name.")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE, db_index=True)
+    lead_types = models.JSONField(
+        default=list, blank=True, help_text="Which lead types to pull; empty means all the form receives."
+    )
+    include_test_leads = models.BooleanField(
+        default=False, help_text="Also push LinkedIn test leads to the CRM (off in production)."
+    )
+    sync_every_minutes = models.PositiveIntegerField(
+        default=15, help_text="How often the scheduled pull runs."
+    )
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The beat schedule entry that runs this integration.",
+    )
+    watermark = models.DateTimeField(
+        null=True, blank=True, help_text="Every lead submitted before this moment is stored locally."
+    )
+    webhook_subscriptions = models.JSONField(
+        default=list, blank=True, help_text="Ids of the LinkedIn lead notification subscriptions for this form."
+    )
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    torn_down_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["form"], condition=~Q(state="torn_down"), name="one_live_integration_per_form"
+            )
+        ]
+
+    def __str__(self):
+        return self.name or f"integration {self.pk}"
+
+    def save(self, *args, **kwargs):
+        # Stored, not derived, so lists and filters never need the form row to label an integration.
+        if not self.name:
+            self.name = str(self.form)
+        super().save(*args, **kwargs)
+
+
+class FieldMapping(models.Model):
+    """One form source (question, hidden field, consent or lead metadata) to one CRM field."""
+
+    class SourceKind(models.TextChoices):
+        QUESTION = "question", "Question"
+        HIDDEN = "hidden", "Hidden field"
+        CONSENT = "consent", "Consent"
+        METADATA = "metadata", "Lead metadata"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="mappings")
+    source_kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    source_key = models.CharField(
+        max_length=200, help_text="Question id, hidden field name, consent id or metadata key."
+    )
+    source_label = models.CharField(max_length=500, blank=True, help_text="What the form calls it.")
+    crm_field = models.CharField(
+        "CRM field", max_length=200, blank=True, help_text="The CRM field's system name; empty = not synced."
+    )
+    transform = models.CharField(max_length=30, default="none", help_text="How the value is changed on the way.")
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "field mapping"
+        ordering = ["integration", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "source_kind", "source_key"], name="one_mapping_per_source"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.source_label or self.source_key} → {self.crm_field or '(not synced)'}"

@@ -1,0 +1,48 @@
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    out, err = StringIO(), StringIO()
+    call_command("leadsync", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_status_json_is_valid_and_counts_leads():
+    integ = factories.integration()
+    factories.lead(integ, state="synced")
+    factories.lead(integ, state="failed")
+    factories.lead(integ)
+    out, _ = run("status", "--json")
+    data = json.loads(out)
+    assert data["ok"] is True
+    assert data["leads"]["synced"] == 1 and data["leads"]["failed"] == 1 and data["leads"]["pending"] == 1
+    [row] = data["integrations"]
+    assert row["form_id"] == integ.form.linkedin_id and row["leads"]["failed"] == 1
+
+
+def test_status_never_prints_secrets():
+    factories.linkedin_connection(access_token="AQV-status-secret", refresh_token="AQW-status-secret")
+    factories.crm_connection(secret_key="CRM-status-secret", api_url="http://127.0.0.1:9/x?secretKey=CRM-status-secret")
+    for args in (("status",), ("status", "--json")):
+        out, err = run(*args)
+        assert "status-secret" not in out + err
+
+
+def test_status_text_lists_connections():
+    factories.linkedin_connection(name="alex")
+    out, _ = run("status")
+    assert "alex: active" in out
+
+
+def test_subcommand_not_built_yet_exits_1_with_a_clear_message():
+    with pytest.raises(SystemExit) as exc:
+        run("report", "--json")
+    assert exc.value.code == 1

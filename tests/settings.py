@@ -1,0 +1,19 @@
+"""Test settings: the product's settings with the sandbox on and fast password hashing.
+
+The database comes from DATABASE_URL (SQLite by default; the Postgres run of `make test` points
+it at the private PostgreSQL server it started)."""
+
+import os
+
+os.environ.setdefault("LEADSYNC_SANDBOX", "1")
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("DATABASE_URL", "sqlite:///test-db.sqlite3")
+os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("LEADSYNC_TEST_REDIS_URL", "memory://"))
+os.environ.setdefault("LINKEDIN_CLIENT_ID", "test-client-id")
+os.environ.setdefault("LINKEDIN_CLIENT_SECRET", "test-client-secret")
+
+from leadsync_project.settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_RESULT_BACKEND = os.environ.get("LEADSYNC_TEST_REDIS_URL", "cache+memory://")
