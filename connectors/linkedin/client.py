@@ -1,0 +1,638 @@
+"""LinkedIn clients: `LinkedInClient` for the Rest.li Marketing API, `LinkedInOAuth` for the
+OAuth 2.0 endpoints.
+
+Both return LinkedIn's JSON as it came (elements, records): parsing answers, resolving option ids
+and mapping fields belong to the callers. Every failure is one of `connectors.exceptions`; no
+message carries a token, a refresh token, a code or the client secret. Importable without Django:
+only the `from_settings` constructors read `django.conf.settings`, lazily.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import quote, urlencode
+
+from connectors.exceptions import (
+    BadPayload,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    OAuthError,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+)
+from connectors.http import DEFAULT_TIMEOUT, NO_RETRY, RetryPolicy, new_session, parse_retry_after, send
+from connectors.linkedin.restli import build_query, encode_path_key, restli_list, restli_record
+
+DEFAULT_API_URL = "https://api.linkedin.com"
+DEFAULT_OAUTH_URL = "https://www.linkedin.com/oauth/v2"
+DEFAULT_VERSION = "202601"
+DEFAULT_PAGE_SIZE = 100
+
+
+class LinkedInClient:
+    """One member's access to the Marketing API (organizations, ad accounts, events, lead forms,
+    lead form responses, lead notifications).
+
+    GET and DELETE are retried by `retry` (timeouts, 5xx, 429 honouring Retry-After); POST is
+    never retried, because a lost answer may hide a subscription that was created. On a 401 the
+    optional `refresh(failed_token) -> new_token | None` callable is called once per request; when
+    it returns a token the request is sent once more with it and the client keeps it
+    (`access_token`), else the `Unauthorized` is raised; whatever `refresh` raises (e.g. an
+    OAuthError asking for re-authorisation) propagates.
+    """
+
+    # Paths: ../shared/reference/linkedin-api.md and seeds 002/003 (versioned Lead Sync API,
+    # https://learn.microsoft.com/en-us/linkedin/marketing/lead-sync/leadsync).
+    USERINFO_PATH = "/v2/userinfo"
+    ME_PATH = "/v2/me"
+    ORGANIZATION_ACLS_PATH = "/rest/organizationAcls"
+    ORGANIZATIONS_PATH = "/rest/organizations"
+    AD_ACCOUNTS_PATH = "/rest/adAccounts"
+    EVENTS_PATH = "/rest/events"
+    LEAD_FORMS_PATH = "/rest/leadForms"
+    LEAD_FORM_RESPONSES_PATH = "/rest/leadFormResponses"
+    LEAD_NOTIFICATIONS_PATH = "/rest/leadNotifications"
+    RESTLI_PROTOCOL_VERSION = "2.0.0"
+    # Lead form and response owners are a union keyed by the URN's entity type (seed 002).
+    OWNER_TYPES = ("organization", "sponsoredAccount")
+    # Give up on a finder that never ends (a server ignoring `start`, a cursor that loops).
+    MAX_PAGES = 10_000
+
+    def __init__(
+        self,
+        api_url,
+        *,
+        access_token,
+        version=DEFAULT_VERSION,
+        refresh=None,
+        session=None,
+        retry=None,
+        page_size=DEFAULT_PAGE_SIZE,
+        timeout=DEFAULT_TIMEOUT,
+    ):
+        self.api_url = api_url.rstrip("/")
+        self.access_token = access_token
+        self.version = version
+        self.refresh = refresh
+        self.session = session or new_session()
+        self.retry = retry or RetryPolicy()
+        self.page_size = int(page_size)
+        if self.page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.timeout = timeout
+
+    @classmethod
+    def from_settings(cls, *, access_token, refresh=None, session=None, retry=None):
+        from django.conf import settings
+
+        return cls(
+            getattr(settings, "LINKEDIN_API_URL", DEFAULT_API_URL),
+            access_token=access_token,
+            version=getattr(settings, "LINKEDIN_VERSION", DEFAULT_VERSION),
+            refresh=refresh,
+            session=session,
+            retry=retry,
+            page_size=getattr(settings, "LINKEDIN_PAGE_SIZE", DEFAULT_PAGE_SIZE),
+        )
+
+    def __repr__(self):
+        return f"<LinkedInClient {self.api_url} version={self.version}>"
+
+    # Members and organizations
+
+    def userinfo(self):
+        """The OpenID userinfo record (`sub`, `name`, `email`...); needs `openid profile [email]`,
+        else Forbidden. A cheap member heartbeat."""
+        return self._get(self.USERINFO_PATH)
+
+    def me(self):
+        """The member's `/v2/me` record; the heartbeat for tokens without the OpenID scopes."""
+        return self._get(self.ME_PATH)
+
+    def organization_acls(self, role=None):
+        """Every APPROVED role assignment of the member (all pages), optionally one `role` only
+        (e.g. "ADMINISTRATOR"). Elements as LinkedIn sends them: `organization` is a URN."""
+        params = [("q", "roleAssignee"), ("state", "APPROVED"), ("role", role)]
+        return self._all(self.ORGANIZATION_ACLS_PATH, params)
+
+    def organizations(self, ids):
+        """Batch get: `{id: record}` with string ids, for numeric ids or organization URNs.
+        Organizations LinkedIn could not return (no access, deleted) are simply absent."""
+        keys = list(dict.fromkeys(_urn_id(value, "organization") for value in ids))
+        if not keys:
+            return {}
+        body = self._get(self.ORGANIZATIONS_PATH, build_query([("ids", restli_list(keys))]))
+        results = body.get("results")
+        if not isinstance(results, dict):
+            raise BadPayload(f"LinkedIn GET {self.ORGANIZATIONS_PATH}: no results map")
+        return {str(key): record for key, record in results.items()}
+
+    def ad_accounts(self, *, status=("ACTIVE",), test=False):
+        """Ad accounts the member can see, all pages. `status` (None: any) and `test`
+        (None: both) filter in the search. Pages follow `start`/`count`, or LinkedIn's
+        `metadata.nextPageToken` when the answer carries one (cursor paging since 202401)."""
+        if isinstance(status, str):
+            status = (status,)
+        search = restli_record(
+            status=restli_record(values=restli_list(status)) if status else None, test=test
+        )
+        params = [("q", "search"), ("search", search if search != "()" else None)]
+        return self._all(self.AD_ACCOUNTS_PATH, params)
+
+    def events(self, organization_urn):
+        """Events organized by the organization (URN or numeric id), all pages. A `leadGenForm`
+        on an element may be a leadGenForm or a versionedLeadGenForm URN."""
+        urn = _urn(organization_urn, "organization")
+        params = [("q", "eventsByOrganizer"), ("organizer", urn)]
+        return self._all(self.EVENTS_PATH, params)
+
+    # Lead forms and responses
+
+    def lead_forms(self, owner_urn):
+        """Every lead form of an organization or sponsoredAccount URN, all pages, questions inline."""
+        params = [("q", "owner"), ("owner", _owner_record(owner_urn))]
+        return self._all(self.LEAD_FORMS_PATH, params)
+
+    def lead_form(self, form_id):
+        """One lead form (latest version) by numeric id or leadGenForm URN."""
+        return self._get(f"{self.LEAD_FORMS_PATH}/{encode_path_key(_urn_id(form_id, 'leadGenForm'))}")
+
+    def lead_form_responses(
+        self,
+        owner_urn,
+        lead_type,
+        *,
+        start_ms=None,
+        end_ms=None,
+        versioned_form_urn=None,
+        associated_entity=None,
+        limited_to_test_leads=None,
+    ):
+        """A generator of pages (lists of elements, never empty, in LinkedIn's order), so the
+        caller can commit each page before the next is fetched. Arguments are checked at once;
+        nothing is fetched until the first page is asked for.
+
+        A page may be shorter than the page size with more to follow: the pull only ends on an
+        empty page or once `start` reaches `paging.total`. Filters left as None are not sent;
+        `start_ms`/`end_ms` bound `submittedAt` in epoch milliseconds; `associated_entity` is a
+        URN such as `urn:li:event:123`.
+        """
+        time_range = restli_record(start=start_ms, end=end_ms)
+        params = [
+            ("q", "owner"),
+            ("owner", _owner_record(owner_urn)),
+            ("leadType", restli_record(leadType=lead_type)),
+            ("submittedAtTimeRange", time_range if time_range != "()" else None),
+            ("versionedLeadGenFormUrn", versioned_form_urn),
+            ("associatedEntity", associated_entity),
+            ("limitedToTestLeads", limited_to_test_leads),
+        ]
+        return self._pages(self.LEAD_FORM_RESPONSES_PATH, params)
+
+    def lead_form_response(self, response_id):
+        """One response by id (e.g. to follow a CREATED notification)."""
+        return self._get(f"{self.LEAD_FORM_RESPONSES_PATH}/{encode_path_key(response_id)}")
+
+    # Lead notifications (webhooks)
+
+    def create_lead_notification(
+        self, webhook, owner_urn, lead_type, versioned_form_urn=None, associated_entity=None
+    ):
+        """Subscribe `webhook` to lead notifications and return the subscription id (the
+        `x-restli-id` header, as a string). Not retried: after a failure list the subscriptions
+        before creating again. `associated_entity` is a URN; its union key is its entity type."""
+        body = {"webhook": webhook, "owner": _owner_union(owner_urn), "leadType": lead_type}
+        if versioned_form_urn:
+            body["versionedForm"] = versioned_form_urn
+        if associated_entity:
+            body["associatedEntity"] = {_urn_type(associated_entity): associated_entity}
+        response = self._request("POST", self.LEAD_NOTIFICATIONS_PATH, json=body)
+        subscription_id = response.headers.get("x-restli-id")
+        if not subscription_id:
+            raise BadPayload(
+                f"LinkedIn POST {self.LEAD_NOTIFICATIONS_PATH}: no x-restli-id header",
+                status=response.status_code,
+            )
+        return subscription_id
+
+    def lead_notifications(self, owner_urn, lead_type):
+        """The owner's subscriptions for one lead type, all pages."""
+        owner = restli_record(value=restli_record(**_owner_union(owner_urn)))
+        params = [("q", "criteria"), ("owner", owner), ("leadType", restli_record(leadType=lead_type))]
+        return self._all(self.LEAD_NOTIFICATIONS_PATH, params)
+
+    def delete_lead_notification(self, subscription_id):
+        """Delete a subscription. A subscription that is already gone raises NotFound, which
+        callers tearing down may treat as done."""
+        self._request("DELETE", f"{self.LEAD_NOTIFICATIONS_PATH}/{encode_path_key(subscription_id)}")
+
+    # Plumbing
+
+    def _all(self, path, params):
+        return [element for page in self._pages(path, params) for element in page]
+
+    def _pages(self, path, params):
+        """Yield the non-empty pages of a Rest.li finder.
+
+        Index paging: `start` advances by `count` (LinkedIn's rule, or the server's smaller
+        `paging.count`), not by the page's length, since a short page can have more behind it.
+        With `paging.total` the end is `start >= total`; without it (organizationAcls) a short
+        page is the last one. Cursor paging (`metadata.nextPageToken`) ends when no token comes.
+        An empty page always ends it; a page equal to the previous one means the server ignores
+        paging and raises BadPayload, as does exceeding MAX_PAGES.
+        """
+        start, token, previous = 0, None, None
+        for _ in range(self.MAX_PAGES):
+            query = build_query(
+                [*params, ("count", self.page_size), ("start", None if token else start), ("pageToken", token)]
+            )
+            body = self._get(path, query)
+            elements, paging, next_token = _page_parts(body, f"LinkedIn GET {path}")
+            if not elements:
+                return
+            if elements == previous:
+                raise BadPayload(f"LinkedIn GET {path}: the same page came back twice")
+            yield elements
+            previous = elements
+            if token or next_token:
+                if not next_token:
+                    return
+                token = next_token
+                continue
+            count = paging.get("count")
+            start += count if _is_int(count) and 0 < count < self.page_size else self.page_size
+            total = paging.get("total")
+            if total is not None:
+                if start >= total:
+                    return
+            elif len(elements) < self.page_size:
+                return
+        raise BadPayload(f"LinkedIn GET {path}: more than {self.MAX_PAGES} pages")
+
+    def _get(self, path, query=None):
+        return _json_object(self._request("GET", path, query), f"LinkedIn GET {path}")
+
+    def _request(self, method, path, query=None, json=None):
+        """Send one API call, with retries and at most one token refresh; return the response
+        of a 2xx, raise our exception for anything else."""
+        url = f"{self.api_url}{path}" + (f"?{query}" if query else "")
+        policy = NO_RETRY if method == "POST" else self.retry
+
+        def attempt():
+            return self._send(method, url, path, json)
+
+        try:
+            return policy.run(attempt)
+        except Unauthorized:
+            if self.refresh is None:
+                raise
+            failed = self.access_token
+            token = self.refresh(failed)
+            if not token or token == failed:
+                raise
+            self.access_token = token
+        return policy.run(attempt)
+
+    def _send(self, method, url, path, json):
+        headers = {
+            "Authorization": f"Bearer {self.access_token}",
+            "LinkedIn-Version": self.version,
+            "X-Restli-Protocol-Version": self.RESTLI_PROTOCOL_VERSION,
+            "Accept": "application/json",
+        }
+        response = send(self.session, method, url, timeout=self.timeout, headers=headers, json=json)
+        if not 200 <= response.status_code < 300:
+            raise self._error(response, method, path)
+        return response
+
+    def _error(self, response, method, path):
+        status = response.status_code
+        body = _json_or_empty(response)
+        code = body.get("code")
+        service_code = body.get("serviceErrorCode")
+        text = body.get("message") or response.reason or "error"
+        message = _scrub(f"LinkedIn {method} {path}: {text}", self.access_token)
+        data = _scrub_dict(body, (self.access_token,)) or None
+        kwargs = {"status": status, "code": code, "service_error_code": service_code, "data": data}
+        if status == 401:
+            return Unauthorized(message, reason=_unauthorized_reason(code, service_code), **kwargs)
+        if status == 403:
+            return Forbidden(message, **kwargs)
+        if status == 404:
+            return NotFound(message, **kwargs)
+        if status == 429:
+            return RateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
+        if status >= 500:
+            return ServerError(message, **kwargs)
+        if status >= 400:
+            return BadRequest(message, **kwargs)
+        return BadPayload(f"LinkedIn {method} {path}: unexpected HTTP {status} (redirects are not followed)",
+                          status=status)
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """A token endpoint answer. Refresh fields are None for apps without programmatic refresh
+    tokens; `scopes` is empty when LinkedIn did not repeat them (keep the ones you had)."""
+
+    access_token: str = field(repr=False)
+    expires_in: int
+    refresh_token: str | None = field(default=None, repr=False)
+    refresh_token_expires_in: int | None = None
+    scopes: tuple = ()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """An introspection answer. `status` is active|expired|revoked; an inactive token without
+    a status reads as "expired", so the caller tries a refresh before asking for consent."""
+
+    active: bool
+    status: str
+    expires_at: datetime | None
+    scopes: tuple
+    auth_type: str | None
+    raw: dict = field(repr=False)
+
+
+class LinkedInOAuth:
+    """LinkedIn's 3-legged OAuth endpoints for one app.
+
+    Calls are retried like API calls (timeouts, 5xx, 429). A 400/401 with an OAuth error body is
+    an OAuthError carrying the OAuth `error` as `code`; `reauthorize` is True when only a new
+    consent can help: any 400 on a refresh grant, or a description saying the grant or refresh
+    token is invalid, expired or revoked.
+    """
+
+    # https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow
+    # https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens
+    # https://learn.microsoft.com/en-us/linkedin/shared/authentication/token-introspection
+    AUTHORIZATION_PATH = "/authorization"
+    TOKEN_PATH = "/accessToken"
+    INTROSPECT_PATH = "/introspectToken"
+    # Lead sync scopes (reference page, "OAuth"). Requesting another set invalidates earlier
+    # tokens, so EVENT_SCOPE (legacy event leads) is opt-in: SCOPES + (EVENT_SCOPE,).
+    SCOPES = (
+        "r_marketing_leadgen_automation",
+        "r_organization_admin",
+        "r_ads",
+        "r_events",
+        "openid",
+        "profile",
+        "email",
+    )
+    EVENT_SCOPE = "r_events_leadgen_automation"
+
+    def __init__(self, oauth_url, *, client_id, client_secret, session=None, retry=None, timeout=DEFAULT_TIMEOUT):
+        self.oauth_url = oauth_url.rstrip("/")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.session = session or new_session()
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+
+    @classmethod
+    def from_settings(cls, *, session=None, retry=None):
+        from django.conf import settings
+
+        return cls(
+            getattr(settings, "LINKEDIN_OAUTH_URL", DEFAULT_OAUTH_URL),
+            client_id=settings.LINKEDIN_CLIENT_ID,
+            client_secret=settings.LINKEDIN_CLIENT_SECRET,
+            session=session,
+            retry=retry,
+        )
+
+    def __repr__(self):
+        return f"<LinkedInOAuth {self.oauth_url} client_id={self.client_id}>"
+
+    def authorization_url(self, redirect_uri, state, scopes=None):
+        """Where to send the member for consent; LinkedIn comes back to `redirect_uri` with
+        `code` and `state` (or `error`)."""
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.client_id,
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "scope": " ".join(self.SCOPES if scopes is None else scopes),
+            },
+            quote_via=quote,
+        )
+        return f"{self.oauth_url}{self.AUTHORIZATION_PATH}?{query}"
+
+    def exchange_code(self, code, redirect_uri):
+        """Trade an authorization code (valid 30 minutes, single use) for tokens."""
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        return _token_set(self._post(self.TOKEN_PATH, data, secrets=(code,)))
+
+    def refresh(self, refresh_token):
+        """A new access token from a refresh token. The refresh token's own lifetime is not
+        extended (`refresh_token_expires_in` decreases); OAuthError(reauthorize=True) once it
+        is invalid, expired or revoked."""
+        data = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        return _token_set(self._post(self.TOKEN_PATH, data, secrets=(refresh_token,), refresh_grant=True))
+
+    def introspect(self, token):
+        """The token's state as LinkedIn sees it, with app credentials only (no member scope):
+        the heartbeat that tells expired from revoked."""
+        data = {"client_id": self.client_id, "client_secret": self.client_secret, "token": token}
+        body = self._post(self.INTROSPECT_PATH, data, secrets=(token,))
+        return _token_info(body)
+
+    def _post(self, path, data, *, secrets, refresh_grant=False):
+        url = f"{self.oauth_url}{path}"
+        secrets = (*secrets, self.client_secret)
+
+        def attempt():
+            response = send(
+                self.session, "POST", url, timeout=self.timeout, data=data, headers={"Accept": "application/json"}
+            )
+            if not 200 <= response.status_code < 300:
+                raise self._error(response, path, secrets, refresh_grant)
+            return response
+
+        return _json_object(self.retry.run(attempt), f"LinkedIn OAuth {path}")
+
+    @staticmethod
+    def _error(response, path, secrets, refresh_grant):
+        status = response.status_code
+        body = _json_or_empty(response)
+        error = body.get("error")
+        description = body.get("error_description") or response.reason or "error"
+        message = _scrub(f"LinkedIn OAuth {path}: {description}", *secrets)
+        kwargs = {"status": status, "code": error, "data": _scrub_dict(body, secrets) or None}
+        if status in (400, 401):
+            reauthorize = (refresh_grant and status == 400) or _grant_is_dead(description)
+            return OAuthError(message, reauthorize=reauthorize, **kwargs)
+        if status == 429:
+            return RateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
+        if status >= 500:
+            return ServerError(message, **kwargs)
+        if status >= 400:
+            return BadRequest(message, **kwargs)
+        return BadPayload(f"LinkedIn OAuth {path}: unexpected HTTP {status} (redirects are not followed)",
+                          status=status)
+
+
+# Helpers
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _urn_type(urn):
+    """`urn:li:event:1` -> "event"; ValueError for anything that is not a LinkedIn URN."""
+    parts = str(urn).split(":", 3)
+    if len(parts) != 4 or parts[:2] != ["urn", "li"] or not parts[2] or not parts[3]:
+        raise ValueError(f"not a LinkedIn URN: {urn!r}")
+    return parts[2]
+
+
+def _urn(value, entity_type):
+    """A URN of `entity_type` from the URN itself or its numeric id."""
+    text = str(value)
+    if text.startswith("urn:"):
+        if _urn_type(text) != entity_type:
+            raise ValueError(f"expected a {entity_type} URN, got {value!r}")
+        return text
+    return f"urn:li:{entity_type}:{text}"
+
+
+def _urn_id(value, entity_type):
+    return _urn(value, entity_type).split(":", 3)[3]
+
+
+def _owner_union(owner_urn):
+    """The owner union (`{"organization": urn}` / `{"sponsoredAccount": urn}`) of a URN."""
+    key = _urn_type(owner_urn)
+    if key not in LinkedInClient.OWNER_TYPES:
+        raise ValueError(f"a lead form owner is an organization or sponsoredAccount URN, got {owner_urn!r}")
+    return {key: str(owner_urn)}
+
+
+def _owner_record(owner_urn):
+    return restli_record(**_owner_union(owner_urn))
+
+
+def _unauthorized_reason(code, service_code):
+    if code == "EXPIRED_ACCESS_TOKEN" or service_code == 65602:
+        return "expired"
+    if code == "REVOKED_ACCESS_TOKEN" or service_code == 65601:
+        return "revoked"
+    return "invalid"
+
+
+def _page_parts(body, what):
+    elements = body.get("elements")
+    if not isinstance(elements, list):
+        raise BadPayload(f"{what}: no elements list")
+    paging = body.get("paging") or {}
+    metadata = body.get("metadata") or {}
+    if not isinstance(paging, dict) or not isinstance(metadata, dict):
+        raise BadPayload(f"{what}: paging is not an object")
+    total = paging.get("total")
+    if total is not None and not _is_int(total):
+        raise BadPayload(f"{what}: paging.total is not an integer")
+    return elements, paging, metadata.get("nextPageToken")
+
+
+def _json_or_empty(response):
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _json_object(response, what):
+    try:
+        body = response.json()
+    except ValueError:
+        raise BadPayload(f"{what}: the answer is not JSON", status=response.status_code) from None
+    if not isinstance(body, dict):
+        raise BadPayload(f"{what}: the answer is not a JSON object", status=response.status_code)
+    return body
+
+
+def _scrub(text, *secrets):
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _scrub_dict(body, secrets):
+    return {key: _scrub(value, *secrets) if isinstance(value, str) else value for key, value in body.items()}
+
+
+_DEAD_GRANT = re.compile(r"(refresh[ _]token|grant).*\b(invalid|expired|revoked)\b", re.IGNORECASE | re.DOTALL)
+
+
+def _grant_is_dead(description):
+    return bool(_DEAD_GRANT.search(description or ""))
+
+
+def parse_scopes(value):
+    """LinkedIn separates scopes with commas (token and introspection answers) or spaces."""
+    if not value:
+        return ()
+    return tuple(scope for scope in re.split(r"[\s,]+", str(value)) if scope)
+
+
+def _int_field(body, name, what, *, required=False):
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise BadPayload(f"{what}: no {name}")
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadPayload(f"{what}: {name} is not a number") from None
+
+
+def _token_set(body):
+    what = "LinkedIn OAuth token answer"
+    access_token = body.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise BadPayload(f"{what}: no access_token")
+    return TokenSet(
+        access_token=access_token,
+        expires_in=_int_field(body, "expires_in", what, required=True),
+        refresh_token=body.get("refresh_token") or None,
+        refresh_token_expires_in=_int_field(body, "refresh_token_expires_in", what),
+        scopes=parse_scopes(body.get("scope")),
+    )
+
+
+def _token_info(body):
+    what = "LinkedIn OAuth introspection answer"
+    active, status = body.get("active"), body.get("status")
+    if not isinstance(active, bool) and status is None:
+        raise BadPayload(f"{what}: neither active nor status")
+    if not isinstance(active, bool):
+        active = status == "active"
+    expires_at = _int_field(body, "expires_at", what)
+    return TokenInfo(
+        active=active,
+        status=status or ("active" if active else "expired"),
+        expires_at=None if expires_at is None else datetime.fromtimestamp(expires_at, tz=timezone.utc),
+        scopes=parse_scopes(body.get("scope")),
+        auth_type=body.get("auth_type"),
+        raw=body,
+    )
