@@ -1,0 +1,400 @@
+"""Client for the Lead Gen & CRM (formerly SharpSpring) JSON-RPC API.
+
+Every fact it relies on is in `shared/reference/crm-api.md` (and the vendor's lead-method list,
+`shared/seeds/004_*.txt`). The API is one POST endpoint with both credentials in the query string,
+so the real URL never leaves this object: errors, logs and `repr()` only show `safe_url`.
+"""
+
+import logging
+import threading
+import time
+import types
+import uuid
+from dataclasses import dataclass
+from datetime import timezone
+from functools import partial
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from connectors.exceptions import (
+    BadPayload,
+    BadRequest,
+    CrmError,
+    HostError,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+)
+from connectors.http import DEFAULT_TIMEOUT, RetryPolicy, new_session, parse_retry_after, send
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    """The CRM's answer for one object of a bulk write; `index` is its position in the input.
+
+    `id` is the CRM id as a string: from the answer for creates, otherwise the `id` the caller sent
+    (None for updates matched by email)."""
+
+    index: int
+    success: bool
+    id: str | None
+    error_code: int | None = None
+    error_message: str | None = None
+
+
+class _Throttle:
+    """Spaces request starts at least 1/max_rps apart, so no one-second window holds more than
+    max_rps of them. The slot is reserved under the lock and slept outside it."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._next = None
+
+    def wait(self, max_rps, clock, sleep):
+        with self._lock:
+            now = clock()
+            start = now if self._next is None else max(now, self._next)
+            self._next = start + 1.0 / max_rps
+        if start > now:
+            sleep(start - now)
+
+
+# The per-second limit is per CRM account, not per client object: share the state in the process.
+_throttles = {}
+_throttles_lock = threading.Lock()
+
+
+def _throttle_for(key):
+    with _throttles_lock:
+        return _throttles.setdefault(key, _Throttle())
+
+
+class _AnswerLost(Exception):
+    """Carries an error out of `RetryPolicy.run` without retrying it (see `CrmClient._call`)."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _to_int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _to_id(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _format_timestamp(value):
+    """v1.2 reads `Y-m-d H:i:s` as UTC; naive datetimes are taken to be UTC already."""
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime(CrmClient.TIMESTAMP_FORMAT)
+
+
+class CrmClient:
+    """One CRM account. Every call is throttled, checked against the documented envelope and turned
+    into plain Python data or one of `connectors.exceptions`.
+
+    What is retried (with `retry`): rate limits (107, 209) on every method, and timeouts, connection
+    errors and 5xx on every method except the creates (`create_leads`, `create_fields`), which have
+    no idempotency key (see `create_leads`). Errors 106 (daily limit) and bad credentials never are.
+    """
+
+    # shared/reference/crm-api.md, "Request".
+    DEFAULT_API_URL = "https://api.sharpspring.com/pubapi/v1.2/"
+    TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+    # shared/reference/crm-api.md, "Limits" and the createLeads row of "Methods".
+    MAX_OBJECTS = 500
+    HEAVY_MAX_OBJECTS = 250
+    MAX_RPS = 10
+
+    # shared/reference/crm-api.md, "Lead object": systemName -> max length (None: not documented).
+    STANDARD_FIELDS = types.MappingProxyType({
+        "id": None, "accountID": None, "ownerID": None, "campaignID": None, "leadStatus": None,
+        "leadScore": None, "persona": None, "active": None,
+        "firstName": 50, "lastName": 50, "emailAddress": 150, "companyName": 100, "title": 255,
+        "street": 255, "city": 255, "country": 255, "state": 50, "zipcode": 50,
+        "website": None, "phoneNumber": None, "officePhoneNumber": None, "phoneNumberExtension": None,
+        "mobilePhoneNumber": None, "faxNumber": None, "trackingID": 255, "description": None,
+        "industry": 255, "isUnsubscribed": None, "updateTimestamp": None,
+    })
+    REQUIRED_FIELDS = ("emailAddress",)
+    LEAD_STATUSES = ("unqualified", "open", "qualified", "contact", "contactWithOpp")
+
+    # shared/reference/crm-api.md, "Response": error codes.
+    AUTH_ERROR_CODES = frozenset({103, 104, 105})
+    DAILY_LIMIT_CODE = 106
+    RATE_LIMIT_CODES = frozenset({107, 209})
+    ENTRY_EXISTS_CODE = 301
+    NO_ROWS_AFFECTED_CODE = 302
+    RECORD_NOT_FOUND_CODE = 404
+
+    def __init__(self, api_url, *, account_id, secret_key, session=None, retry=None,
+                 max_rps=MAX_RPS, timeout=DEFAULT_TIMEOUT, clock=time.monotonic, sleep=time.sleep):
+        """`retry` defaults to `RetryPolicy(sleep=sleep)`; `clock` and `sleep` drive the throttle."""
+        if not account_id or not secret_key:
+            raise ValueError("The CRM account ID and secret key are both required.")
+        if max_rps <= 0:
+            raise ValueError("max_rps must be positive.")
+        self._account_id = str(account_id)
+        self._secret_key = str(secret_key)
+        scheme, netloc, path, query, _ = urlsplit(api_url)
+        params = [(k, v) for k, v in parse_qsl(query) if k not in ("accountID", "secretKey")]
+        params += [("accountID", self._account_id), ("secretKey", self._secret_key)]
+        self._url = urlunsplit((scheme, netloc, path, urlencode(params), ""))
+        self.safe_url = urlunsplit((scheme, netloc, path, "", ""))
+        self.session = session or new_session()
+        self.retry = retry or RetryPolicy(sleep=sleep)
+        self.max_rps = max_rps
+        self.timeout = timeout
+        self._clock = clock
+        self._sleep = sleep
+        self._throttle = _throttle_for((self.safe_url, self._account_id))
+
+    @classmethod
+    def from_settings(cls, account_id, secret_key, api_url=None, **kwargs):
+        """The endpoint comes from `settings.LEADGEN_CRM_API_URL` unless given (the sandbox uses it)."""
+        if api_url is None:
+            from django.conf import settings
+
+            api_url = getattr(settings, "LEADGEN_CRM_API_URL", None) or cls.DEFAULT_API_URL
+        return cls(api_url, account_id=account_id, secret_key=secret_key, **kwargs)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.safe_url}>"
+
+    # --- fields -----------------------------------------------------------------------------------
+
+    def check(self):
+        """Cheapest real call: raises `Unauthorized` when the account ID / secret key are wrong."""
+        self._call("getFields", {"where": {}, "limit": 1, "offset": 0})
+
+    def get_fields(self, where=None, *, page_size=MAX_OBJECTS):
+        """All lead/opportunity/account fields matching `where` (keys: id, label, systemName,
+        isCustom), each as the CRM gives it (values are strings)."""
+        return self._pages("getFields", {"where": where or {}}, "field", page_size)
+
+    def create_fields(self, objects):
+        """Not retried when the answer is lost: a second try would add a twin field with another
+        systemName. Look the label up with `get_fields` instead."""
+        return self._bulk("createFields", "creates", objects, retry_lost=False)
+
+    # --- leads: writes ----------------------------------------------------------------------------
+
+    def create_leads(self, objects):
+        """One `ObjectResult` per lead, in input order; a duplicate email is a per-object 301.
+
+        Never retried once the request may have reached the CRM: on `HostError` (timeout, dropped
+        connection) or `ServerError` the leads may or may not exist. The caller must look the
+        emails up (`get_leads_by_email`) and `update_leads_v2` the ones that exist. Rate limits
+        (107, 209) are retried: the CRM refused those requests before doing anything.
+        """
+        return self._bulk("createLeads", "creates", objects, retry_lost=False)
+
+    def update_leads(self, objects):
+        """Matched by `id`, else `emailAddress`. May report success while changing nothing (unknown
+        id or email): prefer `update_leads_v2`. Retried, since writes overwrite."""
+        return self._bulk("updateLeads", "updates", objects)
+
+    def update_leads_v2(self, objects):
+        """As `update_leads`, but an unknown id (or, without id, email) is a per-object 404, which
+        makes it the safe half of an upsert. Retried, since writes overwrite."""
+        return self._bulk("updateLeadsV2", "updates", objects)
+
+    def delete_leads(self, ids):
+        """Retried: a repeat of a delete that went through only yields per-object errors."""
+        return self._bulk("deleteLeads", "deletes", [{"id": lead_id} for lead_id in ids])
+
+    # --- leads: reads -----------------------------------------------------------------------------
+
+    def get_lead(self, lead_id):
+        """The lead as a dict (its `id` as a string), or None when the CRM has no such id."""
+        leads = self._leads(self._call("getLead", {"id": lead_id}), "getLead")
+        return leads[0] if leads else None
+
+    def get_leads(self, where, fields=None, *, page_size=MAX_OBJECTS):
+        """Every lead matching `where` (`{"id": …}` or `{"emailAddress": …}`; `{}` is all leads),
+        fetched page by page until a short page, since the CRM gives no total."""
+        params = {"where": where} | ({"fields": list(fields)} if fields else {})
+        return self._pages("getLeads", params, "lead", page_size, normalise=True)
+
+    def get_leads_by_email(self, emails, fields=None):
+        """`{email: lead}` for the emails the CRM knows (one call each, as given by the caller).
+
+        This is how a caller recovers from a `create_leads` whose answer was lost."""
+        found = {}
+        for email in dict.fromkeys(e for e in emails if e):
+            leads = self.get_leads({"emailAddress": email}, fields)
+            if leads:
+                found[email] = leads[0]
+        return found
+
+    def get_leads_date_range(self, start, end, timestamp="create", fields=None):
+        """Leads created (or updated) between `start` and `end` (datetimes or `Y-m-d H:i:s` UTC
+        strings). The CRM leaves inactive leads out and does not page this method."""
+        if timestamp not in ("create", "update"):
+            raise ValueError('timestamp must be "create" or "update".')
+        params = {"startDate": _format_timestamp(start), "endDate": _format_timestamp(end),
+                  "timestamp": timestamp} | ({"fields": list(fields)} if fields else {})
+        return self._leads(self._call("getLeadsDateRange", params), "getLeadsDateRange")
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    def _bulk(self, method, key, objects, *, retry_lost=True):
+        objects = list(objects)
+        if len(objects) > self.MAX_OBJECTS:
+            raise ValueError(f"{method} takes at most {self.MAX_OBJECTS} objects a call, "
+                             f"got {len(objects)}: split the batch.")
+        if not objects:
+            return []
+        result = self._call(method, {"objects": objects}, retry_lost=retry_lost)
+        entries = self._list(result, key, method)
+        if len(entries) != len(objects):
+            raise BadPayload(f"CRM {method} answered {len(entries)} results for {len(objects)} objects")
+        return [self._object_result(method, key, i, entry, obj)
+                for i, (entry, obj) in enumerate(zip(entries, objects))]
+
+    def _object_result(self, method, key, index, entry, sent):
+        if not isinstance(entry, dict):
+            raise BadPayload(f"CRM {method}: result {index} is not an object")
+        success = entry.get("success") in (True, "1", "true")
+        error = entry.get("error")
+        code, message = None, None
+        if isinstance(error, dict):
+            code, message = _to_int(error.get("code")), error.get("message")
+        elif error:
+            message = str(error)
+        lead_id = _to_id(entry.get("id"))
+        if key == "creates":
+            if success and lead_id is None:
+                raise BadPayload(f"CRM {method}: created object {index} has no id")
+        elif lead_id is None and isinstance(sent, dict):
+            lead_id = _to_id(sent.get("id"))
+        return ObjectResult(index, success, lead_id, code, self._scrub(message) if message else None)
+
+    def _pages(self, method, params, key, page_size, *, normalise=False):
+        if not 1 <= page_size <= self.MAX_OBJECTS:
+            raise ValueError(f"page_size must be between 1 and {self.MAX_OBJECTS}.")
+        items, offset = [], 0
+        while True:
+            result = self._call(method, {**params, "limit": page_size, "offset": offset})
+            page = self._leads(result, method) if normalise else self._list(result, key, method)
+            items.extend(page)
+            if len(page) < page_size or result.get("hasMore") is False:
+                return items
+            offset += len(page)
+
+    def _leads(self, result, method):
+        leads = self._list(result, "lead", method)
+        if not all(isinstance(lead, dict) for lead in leads):
+            raise BadPayload(f"CRM {method}: a lead is not an object")
+        return [lead | {"id": _to_id(lead["id"])} if "id" in lead else lead for lead in leads]
+
+    @staticmethod
+    def _list(result, key, method):
+        items = result.get(key)
+        if not isinstance(items, list):
+            raise BadPayload(f"CRM {method}: result.{key} is missing or not a list")
+        return items
+
+    def _call(self, method, params, *, retry_lost=True):
+        """One JSON-RPC call under the retry policy; returns the envelope's `result` (a dict).
+
+        With `retry_lost=False`, HostError and ServerError are raised at the first attempt, because
+        the request may have been carried out; rate limits are still retried."""
+
+        def attempt():
+            try:
+                return self._post(method, params)
+            except (HostError, ServerError) as exc:
+                if retry_lost:
+                    raise
+                raise _AnswerLost(exc) from None
+
+        try:
+            return self.retry.run(attempt, on_retry=partial(self._log_retry, method))
+        except _AnswerLost as lost:
+            raise lost.error from None
+
+    def _post(self, method, params):
+        request_id = uuid.uuid4().hex
+        self._throttle.wait(self.max_rps, self._clock, self._sleep)
+        logger.debug("CRM %s (request %s) to %s", method, request_id, self.safe_url)
+        response = send(self.session, "POST", self._url, timeout=self.timeout, safe_url=self.safe_url,
+                        json={"method": method, "params": params, "id": request_id})
+        return self._parse(method, request_id, response)
+
+    def _parse(self, method, request_id, response):
+        status = response.status_code
+        if status != 200:
+            raise self._http_error(method, response)
+        try:
+            body = response.json()
+        except ValueError:
+            raise BadPayload(f"CRM {method}: the answer is not JSON", status=status) from None
+        if not isinstance(body, dict):
+            raise BadPayload(f"CRM {method}: the answer is not a JSON-RPC envelope", status=status)
+        echoed, error = body.get("id"), body.get("error")
+        if echoed is not None and str(echoed) != request_id:
+            raise BadPayload(f"CRM {method}: the answer's id does not match the request's")
+        # An API-level error may come without an echoed id (e.g. 101, when the body was unreadable).
+        if isinstance(error, dict):
+            raise self._api_error(method, error)
+        if echoed is None:
+            raise BadPayload(f"CRM {method}: the answer has no id")
+        if error is not None and not isinstance(error, list):
+            raise BadPayload(f"CRM {method}: unexpected `error` of type {type(error).__name__}")
+        # `error` null or [] is a success; a list holds per-object errors, read from result.*[i].
+        result = body.get("result")
+        if not isinstance(result, dict):
+            raise BadPayload(f"CRM {method}: `result` is missing or not an object")
+        return result
+
+    def _http_error(self, method, response):
+        status = response.status_code
+        if status == 401:
+            return Unauthorized("CRM rejected the account ID / secret key", reason="invalid", status=401)
+        if status == 429:
+            return RateLimited(f"CRM {method} was rate limited", status=429,
+                               retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        if status >= 500:
+            return ServerError(f"CRM {method} failed on the CRM's side", status=status)
+        if 400 <= status < 500:
+            return BadRequest(f"CRM {method} was refused", status=status)
+        return BadPayload(f"CRM {method}: unexpected HTTP status", status=status)
+
+    def _api_error(self, method, error):
+        code = _to_int(error.get("code"))
+        detail = self._scrub(str(error.get("message") or "no message"))
+        extra = {"code": code, "data": error.get("data")}
+        if code in self.AUTH_ERROR_CODES:
+            return Unauthorized(f"CRM rejected the account ID / secret key: {detail}",
+                                reason="invalid", **extra)
+        if code == self.DAILY_LIMIT_CODE:
+            return RateLimited("CRM daily call limit reached: calls resume after the CRM's daily reset",
+                               daily=True, **extra)
+        if code in self.RATE_LIMIT_CODES:
+            return RateLimited(f"CRM {method} was rate limited: {detail}", **extra)
+        return CrmError(f"CRM {method} failed: {detail}", **extra)
+
+    def _scrub(self, text):
+        """The CRM's own messages are shown to operators: make sure they never echo a credential."""
+        for secret in (self._secret_key, self._account_id):
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    def _log_retry(self, method, attempt, error, wait):
+        logger.warning("CRM %s attempt %d failed (%s); retrying in %.1fs", method, attempt, error, wait)
