@@ -1,0 +1,479 @@
+"""The mapping engine: a LinkedIn form and a lead in, a CRM lead object and per-field outcomes out.
+
+Pure functions over the shapes of /tmp/spec/shapes.md (FormDefinition, NormalizedLead, mapping rows,
+CrmFieldInfo): no Django, no I/O, and the same input always gives the same output. Mapping rows may be dicts
+or model instances with the same attribute names.
+
+The rule it keeps is LGF-109: one bad field never blocks a lead. Every field problem becomes an outcome on
+that field and the field is left out of the CRM object; only a missing ``emailAddress``, the CRM's one
+required field, is a lead-level error.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+FormDefinition = Mapping[str, Any]
+NormalizedLead = Mapping[str, Any]
+CrmFieldInfo = Mapping[str, Any]
+
+SOURCE_KINDS = ("question", "hidden", "consent", "metadata")
+
+# Lead object facts from the CRM's API (../shared/reference/crm-api.md, "Lead object").
+EMAIL_FIELD = "emailAddress"
+LEAD_STATUS_FIELD = "leadStatus"
+LEAD_STATUSES = ("unqualified", "open", "qualified", "contact", "contactWithOpp")
+STANDARD_MAX_LENGTHS = {
+    "firstName": 50,
+    "lastName": 50,
+    "emailAddress": 150,
+    "companyName": 100,
+    "title": 255,
+    "country": 255,
+    "state": 50,
+    "zipcode": 50,
+    "trackingID": 255,
+    "industry": 255,
+}
+_BOOLEAN_TYPES = {"bit", "boolean"}
+
+
+# --- transforms -------------------------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off", ""}
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+def _textwise(fn: Callable[[str], str]) -> Callable[[Any], Any]:
+    """Lift a text function so it also applies to each chosen option of a multiple choice answer."""
+
+    def apply(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [fn(_render(item)) for item in value]
+        return fn(_render(value))
+
+    return apply
+
+
+def _joiner(separator: str) -> Callable[[Any], Any]:
+    def join(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return separator.join(_render(item) for item in value)
+        return value
+
+    return join
+
+
+def _first_option(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"expected a yes/no value, got {value!r}")
+
+
+def _as_datetime(value: Any) -> datetime:
+    """Epoch milliseconds, as LinkedIn sends every time; timedelta keeps pre-1970 values portable."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"expected epoch milliseconds, got {value!r}")
+    return _EPOCH + timedelta(milliseconds=int(value))
+
+
+def _title(text: str) -> str:
+    """str.title() would give "Don'T" and "O'Neil's"; capitalise whole words, apostrophes included."""
+    return _WORD.sub(lambda m: m[0][:1].upper() + m[0][1:].lower(), text)
+
+
+def _digits(text: str) -> str:
+    """Phone numbers: any script's decimal digits become ASCII; a leading + (international prefix) stays."""
+    text = text.strip()
+    digits = "".join(str(unicodedata.decimal(c)) for c in text if c.isdecimal())
+    return ("+" if text.startswith("+") else "") + digits
+
+
+TRANSFORMS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "none": ("As is", lambda value: value),
+    "trim": ("Trim spaces", _textwise(str.strip)),
+    "lower": ("lower case", _textwise(str.lower)),
+    "upper": ("UPPER CASE", _textwise(str.upper)),
+    "title": ("Title Case", _textwise(_title)),
+    "join_comma": ("Options joined with commas (A, B)", _joiner(", ")),
+    "join_semicolon": ("Options joined with semicolons (A;B)", _joiner(";")),
+    "first_option": ("First chosen option only", _first_option),
+    "yes_no": ("Yes / No", lambda value: "Yes" if _as_bool(value) else "No"),
+    "one_zero": ("1 / 0", lambda value: "1" if _as_bool(value) else "0"),
+    "date_iso": (
+        "ISO 8601 date-time, UTC",
+        lambda value: _as_datetime(value).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    ),
+    "datetime_crm": (
+        "CRM date-time (Y-m-d H:i:s, UTC)",
+        lambda value: _as_datetime(value).strftime("%Y-%m-%d %H:%M:%S"),
+    ),
+    "digits": ("Digits only, keeping a leading + (phone numbers)", _textwise(_digits)),
+}
+TRANSFORM_CHOICES = [(name, label) for name, (label, _) in TRANSFORMS.items()]
+
+
+# --- sources ----------------------------------------------------------------------------------------------
+
+PREDEFINED_TO_CRM = {
+    "FIRST_NAME": "firstName",
+    "LAST_NAME": "lastName",
+    "EMAIL": "emailAddress",
+    "WORK_EMAIL": "emailAddress",  # only on forms without an EMAIL question: see auto_map
+    "COMPANY_NAME": "companyName",
+    "JOB_TITLE": "title",
+    "PHONE_NUMBER": "phoneNumber",
+    "WORK_PHONE_NUMBER": "officePhoneNumber",
+    "CITY": "city",
+    "STATE": "state",
+    "COUNTRY": "country",
+    "ZIP_CODE": "zipcode",
+    "INDUSTRY": "industry",
+}
+
+METADATA_SOURCES = {
+    "linkedin_lead_id": "LinkedIn lead id",
+    "submitted_at": "Submitted at",
+    "lead_type": "Lead type",
+    "form_id": "Form id",
+    "form_name": "Form name",
+    "form_version": "Form version",
+    "event_urn": "Event URN",
+    "campaign_urn": "Campaign URN",
+    "associated_entity_urn": "Associated entity URN",
+    "test_lead": "Test lead",
+    "submitter_urn": "Submitter URN",
+    "owner_urn": "Owner URN",
+}
+_METADATA_TRANSFORMS = {"submitted_at": "datetime_crm", "test_lead": "yes_no"}
+
+_LABEL_MAX = 100
+
+
+def _norm(text: Any) -> str:
+    """Labels match whatever their case, spacing, underscores or punctuation."""
+    return "".join(c for c in str(text or "").casefold() if c.isalnum())
+
+
+def _humanise(predefined: str) -> str:
+    return predefined.replace("_", " ").capitalize()
+
+
+def _field_label(kind: str, item: Mapping[str, Any]) -> str:
+    """The label a CRM custom field gets for a source; auto_map matches it too, so creating it closes the loop."""
+    if kind == "hidden":
+        text = item["name"]
+    elif kind == "consent":
+        text = item.get("label") or item.get("text") or f"Consent {item['id']}"
+    else:
+        text = item.get("label") or item.get("text") or item.get("name") or f"Question {item['id']}"
+    return " ".join(str(text).split())[:_LABEL_MAX].rstrip()
+
+
+def _form_sources(form: FormDefinition) -> Iterable[tuple[str, str, Mapping[str, Any]]]:
+    for question in form.get("questions") or ():
+        yield "question", str(question["id"]), question
+    for hidden in form.get("hidden_fields") or ():
+        yield "hidden", str(hidden["name"]), hidden
+    for consent in form.get("consents") or ():
+        yield "consent", str(consent["id"]), consent
+
+
+def _get(row: Any, name: str, default: Any = None) -> Any:
+    if isinstance(row, Mapping):
+        return row.get(name, default)
+    return getattr(row, name, default)
+
+
+# --- auto-mapping -----------------------------------------------------------------------------------------
+
+
+def auto_map(form: FormDefinition, crm_fields: list[CrmFieldInfo]) -> list[dict]:
+    """One mapping row per source of the form, in form order, then the metadata keys.
+
+    Predefined questions go to the CRM's standard fields (assumed to exist when the catalogue is empty or
+    unknown); everything else goes to a custom field whose label matches, or stays unmapped. No two rows get
+    the same CRM field: the first source in form order keeps it. Unmapped rows are still ``enabled`` so that
+    an admin who only picks a CRM field is not surprised by a silently skipped column.
+    """
+    crm_fields = list(crm_fields or ())
+    system_names = {f["system_name"] for f in crm_fields}
+    custom = [f for f in crm_fields if f.get("is_custom")]
+    has_email = any(q.get("predefined_field") == "EMAIL" for q in form.get("questions") or ())
+    used: set[str] = set()
+
+    def match_custom(*names: Any) -> CrmFieldInfo | None:
+        for name in filter(None, map(_norm, names)):
+            for info in custom:
+                if info["system_name"] not in used and _norm(info.get("label")) == name:
+                    return info
+        return None
+
+    rows = []
+    for kind, key, item in _form_sources(form):
+        info = None
+        crm_field = ""
+        if kind == "question":
+            predefined = item.get("predefined_field")
+            standard = PREDEFINED_TO_CRM.get(predefined)
+            if predefined == "WORK_EMAIL" and has_email:
+                standard = None
+            if standard and standard not in used and (not system_names or standard in system_names):
+                crm_field = standard
+            else:
+                humanised = _humanise(predefined) if predefined else None
+                info = match_custom(item.get("label"), item.get("name"), item.get("text"), humanised,
+                                    _field_label(kind, item))
+        elif kind == "hidden":
+            info = match_custom(item["name"])
+        else:
+            info = match_custom(item.get("label"), item.get("text"), _field_label(kind, item))
+        if info is not None:
+            crm_field = info["system_name"]
+        if crm_field:
+            used.add(crm_field)
+
+        if kind == "consent":
+            is_bit = info is not None and info.get("data_type") in _BOOLEAN_TYPES
+            transform = "one_zero" if is_bit else "yes_no"
+        elif item.get("type") == "multiple_choice":
+            transform = "join_comma"
+        else:
+            transform = "none"
+        rows.append(_row(kind, key, _field_label(kind, item), crm_field, transform))
+
+    for key, label in METADATA_SOURCES.items():
+        info = match_custom(label, key)
+        crm_field = info["system_name"] if info else ""
+        if crm_field:
+            used.add(crm_field)
+        rows.append(_row("metadata", key, label, crm_field, _METADATA_TRANSFORMS.get(key, "none")))
+    return rows
+
+
+def _row(kind: str, key: str, label: str, crm_field: str, transform: str) -> dict:
+    return {
+        "source_kind": kind,
+        "source_key": key,
+        "source_label": label,
+        "crm_field": crm_field,
+        "transform": transform,
+        "enabled": True,
+    }
+
+
+def suggest_custom_fields(form: FormDefinition, mapping_rows: Iterable[Any]) -> list[dict]:
+    """createFields objects for the form's unmapped sources (LGF-104: a place in the CRM for every field).
+
+    Sources missing from ``mapping_rows`` (e.g. added by a new form version) count as unmapped. Labels are
+    the ones auto_map matches, so auto-mapping again after the fields exist maps these sources; two sources
+    with the same label get a numbered second label rather than one field for both.
+    """
+    mapped = {
+        (_get(row, "source_kind"), str(_get(row, "source_key")))
+        for row in mapping_rows
+        if _get(row, "crm_field")
+    }
+    suggestions: list[dict] = []
+    labels: set[str] = set()
+    for kind, key, item in _form_sources(form):
+        if (kind, key) in mapped:
+            continue
+        label = base = _field_label(kind, item)
+        n = 1
+        while _norm(label) in labels:
+            n += 1
+            label = f"{base[:_LABEL_MAX - len(str(n)) - 1]} {n}"
+        labels.add(_norm(label))
+
+        definition: dict[str, Any] = {"relationship": "lead", "label": label, "isCustom": 1}
+        if kind == "consent":
+            definition["dataType"] = "bit"
+        elif item.get("type") == "multiple_choice":
+            definition["dataType"] = "picklist"
+            options = [o["text"] for o in item.get("options") or ()]
+            if options:
+                definition["options"] = [
+                    {"label": text, "value": text, "displayOrder": i} for i, text in enumerate(options)
+                ]
+        elif kind == "question" and (item.get("max_length") or 0) > 255:
+            definition["dataType"] = "textarea"
+        else:
+            definition["dataType"] = "text"
+            definition["dataLength"] = (item.get("max_length") if kind == "question" else None) or 255
+        suggestions.append(definition)
+    return suggestions
+
+
+# --- applying a mapping to a lead -------------------------------------------------------------------------
+
+
+@dataclass
+class MappedLead:
+    crm_object: dict[str, str] = field(default_factory=dict)
+    outcomes: list[dict] = field(default_factory=list)
+    lead_error: str | None = None
+
+
+class _FieldError(Exception):
+    pass
+
+
+def _metadata(lead: NormalizedLead, key: str, form: FormDefinition | None) -> Any:
+    entity = lead.get("associated_entity") or {}
+    if key == "linkedin_lead_id":
+        return lead.get("id")
+    if key == "form_version":
+        return lead.get("form_version")
+    if key == "form_name":
+        return form.get("name") if form is not None else lead.get("form_name")
+    if key == "event_urn":
+        return entity.get("urn") if entity.get("kind") == "event" else None
+    if key == "associated_entity_urn":
+        return entity.get("urn")
+    if key in METADATA_SOURCES:
+        return lead.get(key)
+    raise _FieldError(f"unknown metadata key {key!r}")
+
+
+def _source_value(lead: NormalizedLead, kind: str, key: str, form: FormDefinition | None) -> Any:
+    if kind == "question":
+        return ((lead.get("answers") or {}).get(key) or {}).get("value")
+    if kind == "hidden":
+        return (lead.get("hidden_fields") or {}).get(key)
+    if kind == "consent":
+        return ((lead.get("consents") or {}).get(key) or {}).get("accepted")
+    if kind == "metadata":
+        return _metadata(lead, key, form)
+    raise _FieldError(f"unknown source kind {kind!r}")
+
+
+def _render(value: Any, *, boolean: tuple[str, str] = ("true", "false")) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return boolean[0] if value else boolean[1]
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_render(item, boolean=boolean) for item in value)
+    raise TypeError(f"cannot send a {type(value).__name__} to the CRM")
+
+
+def _match_option(value: str, options: Iterable[str]) -> str | None:
+    """The option exactly, else the one option equal but for case and spacing (sent in the CRM's spelling)."""
+    options = list(options)
+    if value in options:
+        return value
+    close = [o for o in options if _norm(o) == _norm(value)]
+    return close[0] if len(close) == 1 else None
+
+
+def _check(crm_field: str, value: str, info: CrmFieldInfo | None) -> tuple[str, str, str]:
+    """Fit a rendered value to its CRM field: (status, message, value); raises _FieldError when it can't fit."""
+    allowed = LEAD_STATUSES if crm_field == LEAD_STATUS_FIELD else (info or {}).get("options")
+    if allowed:
+        matched = _match_option(value, allowed)
+        if matched is None:
+            shown = ", ".join(list(allowed)[:10]) + (", …" if len(allowed) > 10 else "")
+            raise _FieldError(f"{value!r} is not an option of {crm_field} ({shown})")
+        value = matched
+    limit = (info or {}).get("max_length") or STANDARD_MAX_LENGTHS.get(crm_field)
+    if limit and len(value) > int(limit):
+        if crm_field == EMAIL_FIELD:
+            # A cut-down address is someone else's address, and the CRM dedupes on it.
+            raise _FieldError(f"email address is {len(value)} characters, the CRM allows {limit}")
+        return "truncated", f"truncated from {len(value)} to {limit} characters", value[: int(limit)]
+    return "ok", "", value
+
+
+def _map_row(
+    lead: NormalizedLead,
+    row: Any,
+    kind: str,
+    key: str,
+    crm_field: str,
+    catalogue: Mapping[str, CrmFieldInfo],
+    form: FormDefinition | None,
+) -> tuple[str, str, str | None]:
+    """(status, message, value to send or None); raises _FieldError or TypeError for a field error."""
+    if not crm_field or not _get(row, "enabled", True):
+        return "unmapped", "mapping disabled" if crm_field else "no CRM field", None
+    transform = _get(row, "transform") or "none"
+    if transform not in TRANSFORMS:
+        raise _FieldError(f"unknown transform {transform!r}")
+    value = _source_value(lead, kind, key, form)
+    if value is None or value == "" or value == []:
+        return "empty", "no value", None
+    try:
+        value = TRANSFORMS[transform][1](value)
+    except Exception as exc:  # an admin-picked transform on member data must not abort the lead
+        raise _FieldError(f"transform {transform!r} failed: {exc}") from exc
+    info = catalogue.get(crm_field)
+    boolean = ("1", "0") if (info or {}).get("data_type") in _BOOLEAN_TYPES else ("true", "false")
+    text = "" if value is None else _render(value, boolean=boolean)
+    if text == "":
+        return "empty", f"no value after transform {transform!r}", None
+    return _check(crm_field, text, info)
+
+
+def apply_mapping(
+    lead: NormalizedLead,
+    mappings: Iterable[Any],
+    crm_fields: Mapping[str, CrmFieldInfo] | Iterable[CrmFieldInfo] | None = None,
+    *,
+    form: FormDefinition | None = None,
+) -> MappedLead:
+    """Build the CRM lead object; every row gets exactly one outcome, in row order.
+
+    Only fields with a value that fits are sent: no nulls (the CRM rejects them on standard fields), no
+    empty strings (they would clear what the CRM already has), nothing the CRM would reject. When two rows
+    target the same CRM field the first that has a value wins, so a later row can act as a fallback.
+    ``form`` supplies the form name for the ``form_name`` metadata key (else ``lead["form_name"]``).
+    """
+    if crm_fields is None:
+        catalogue: Mapping[str, CrmFieldInfo] = {}
+    elif isinstance(crm_fields, Mapping):
+        catalogue = crm_fields
+    else:
+        catalogue = {f["system_name"]: f for f in crm_fields}
+
+    crm_object: dict[str, str] = {}
+    set_by: dict[str, str] = {}
+    outcomes = []
+    for row in mappings:
+        kind, key = _get(row, "source_kind"), str(_get(row, "source_key"))
+        crm_field = _get(row, "crm_field") or ""
+        try:
+            status, message, text = _map_row(lead, row, kind, key, crm_field, catalogue, form)
+            if text is not None and crm_field in set_by:
+                status, message, text = "error", f"crm field already set by {set_by[crm_field]}", None
+        except (_FieldError, TypeError) as exc:
+            status, message, text = "error", str(exc), None
+        if text is not None:
+            crm_object[crm_field] = text
+            set_by[crm_field] = f"{kind}:{key}"
+        outcomes.append({"source_kind": kind, "source_key": key, "crm_field": crm_field,
+                         "status": status, "message": message})
+
+    lead_error = None
+    if EMAIL_FIELD not in crm_object:
+        lead_error = f"no {EMAIL_FIELD} after mapping: it is the only field the CRM requires"
+    return MappedLead(crm_object=crm_object, outcomes=outcomes, lead_error=lead_error)
