@@ -1,0 +1,87 @@
+"""Who may read what, and the lead finder's filtering and paging."""
+
+from datetime import UTC, datetime
+
+from .models import AdAccountUser, Lead, LeadForm, OrganizationRole
+
+
+def member_can_read_owner(member, owner_key, owner_id):
+    """Forms and leads of a page need an APPROVED ADMINISTRATOR or LEAD_GEN_FORMS_MANAGER role; those
+    of an ad account need any role on the account."""
+    if owner_key == "organization":
+        return OrganizationRole.objects.filter(
+            member=member, organization_id=owner_id, state=OrganizationRole.State.APPROVED,
+            role__in=OrganizationRole.LEAD_ROLES,
+        ).exists()
+    return AdAccountUser.objects.filter(member=member, account_id=owner_id).exists()
+
+
+def owner_key_and_id(owner):
+    """('organization', 1) from {"organization": "urn:li:organization:1"}."""
+    ((key, urn),) = owner.items()
+    return key, int(urn.rsplit(":", 1)[1])
+
+
+def forms_for_owner(owner_key, owner_id):
+    qs = LeadForm.objects.select_related("organization", "ad_account").order_by("id")
+    return qs.filter(organization_id=owner_id) if owner_key == "organization" else qs.filter(ad_account_id=owner_id)
+
+
+def from_ms(ms):
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def leads_for_owner(*, owner_key, owner_id, lead_type, start_ms=None, end_ms=None, form_version=None,
+                    associated_urn=None, test_only=False):
+    """Leads of one owner and lead type, newest first (ties by id), with the finder's optional filters.
+
+    The time range is [start, end): overlapping pull windows meet without gaps.
+    """
+    qs = Lead.objects.filter(lead_type=lead_type).select_related("form_version__form")
+    qs = qs.filter(organization_id=owner_id) if owner_key == "organization" else qs.filter(ad_account_id=owner_id)
+    if start_ms is not None:
+        qs = qs.filter(submitted_at__gte=from_ms(start_ms))
+    if end_ms is not None:
+        qs = qs.filter(submitted_at__lt=from_ms(end_ms))
+    if form_version is not None:
+        form_id, version = form_version
+        qs = qs.filter(form_version__form_id=form_id, form_version__version=version)
+    if test_only:
+        qs = qs.filter(test_lead=True)
+    leads = list(qs.order_by("-submitted_at", "id"))
+    if associated_urn is not None:
+        leads = [lead for lead in leads if associated_urn in (lead.associated_entity or {}).values()]
+    return leads
+
+
+# --- short pages ----------------------------------------------------------------------------------
+#
+# With short pages on, the finder behaves as if every fifth position of the result held a lead that
+# LinkedIn filtered out after fetching the page: positions are counted with these holes, `total`
+# counts positions, and a page covering a hole comes back one element short although more follow.
+# A client that pages by `start += count` until `start >= total` (or an empty page) gets every lead
+# once; one that stops on the first short page loses the rest.
+
+HOLE_EVERY = 5
+
+
+def virtual_length(n):
+    return n + max(0, (n - 1) // (HOLE_EVERY - 1)) if n else 0
+
+
+def virtual_position(index):
+    return index + index // (HOLE_EVERY - 1)
+
+
+def short_page(items, start, count):
+    """(elements of positions [start, start+count), total positions) with holes, for count >= 3."""
+    end = start + count
+    first = max(0, (start * (HOLE_EVERY - 1)) // HOLE_EVERY - 1)
+    window = []
+    for index in range(first, len(items)):
+        position = virtual_position(index)
+        if position >= end:
+            break
+        if position >= start:
+            window.append(items[index])
+    return window, virtual_length(len(items))
