@@ -44,8 +44,10 @@ class ObjectResult:
 
 
 class _Throttle:
-    """Spaces request starts at least 1/max_rps apart, so no one-second window holds more than
+    """Spaces request starts at least 1.1/max_rps apart, so no one-second window holds more than
     max_rps of them. The slot is reserved under the lock and slept outside it."""
+
+    MARGIN = 1.1
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -55,7 +57,9 @@ class _Throttle:
         with self._lock:
             now = clock()
             start = now if self._next is None else max(now, self._next)
-            self._next = start + 1.0 / max_rps
+            # 10% under the limit: a server counting a one-second window inclusively would
+            # otherwise see max_rps + 1 calls at the window's edges.
+            self._next = start + self.MARGIN / max_rps
         if start > now:
             sleep(start - now)
 
@@ -386,7 +390,8 @@ class CrmClient:
             return RateLimited("CRM daily call limit reached: calls resume after the CRM's daily reset",
                                daily=True, **extra)
         if code in self.RATE_LIMIT_CODES:
-            return RateLimited(f"CRM {method} was rate limited: {detail}", **extra)
+            # The limit is per second: a retry within the same second is refused again.
+            return RateLimited(f"CRM {method} was rate limited: {detail}", retry_after=1.0, **extra)
         return CrmError(f"CRM {method} failed: {detail}", **extra)
 
     def _scrub(self, text):

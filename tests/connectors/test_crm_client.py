@@ -370,8 +370,8 @@ def test_throttle_keeps_at_most_ten_requests_in_any_second(rsps, make_client, fa
 
     assert len(starts) == 35
     for i in range(len(starts) - 10):
-        assert starts[i + 10] - starts[i] >= 1.0 - 1e-9
-    assert starts[-1] - starts[0] == pytest.approx(3.4)  # throttled, not slowed down further
+        assert starts[i + 10] - starts[i] > 1.0  # strictly: even an inclusive one-second window holds 10
+    assert starts[-1] - starts[0] == pytest.approx(3.4 * 1.1)  # 10% under the limit, not slowed down further
 
 
 def test_throttle_is_per_account(rsps, make_client, fake_time):
@@ -379,7 +379,7 @@ def test_throttle_is_per_account(rsps, make_client, fake_time):
     for account in ("A-ACCOUNT-1", "B-ACCOUNT-2"):
         for _ in range(10):
             make_client(account_id=account).check()
-    assert sum(fake_time.sleeps) == pytest.approx(0.9 * 2)
+    assert sum(fake_time.sleeps) == pytest.approx(0.99 * 2)
 
 
 def test_throttle_does_not_wait_when_requests_are_already_slow(rsps, crm, fake_time):
