@@ -305,12 +305,10 @@ def suggest_custom_fields(form: FormDefinition, mapping_rows: Iterable[Any]) -> 
         if kind == "consent":
             definition["dataType"] = "bit"
         elif item.get("type") == "multiple_choice":
-            definition["dataType"] = "picklist"
-            options = [o["text"] for o in item.get("options") or ()]
-            if options:
-                definition["options"] = [
-                    {"label": text, "value": text, "displayOrder": i} for i, text in enumerate(options)
-                ]
+            # Text, not a picklist: LinkedIn does not say whether a question takes one option or
+            # several, and a picklist would refuse "A, B" (the CRM's multi-select format is undocumented).
+            definition["dataType"] = "text"
+            definition["dataLength"] = 255
         elif kind == "question" and (item.get("max_length") or 0) > 255:
             definition["dataType"] = "textarea"
         else:

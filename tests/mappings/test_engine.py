@@ -511,12 +511,8 @@ def test_suggested_custom_fields_for_unmapped_sources():
     suggestions = suggest_custom_fields(FORM, auto_map(FORM, STANDARD))
 
     assert suggestions == [
-        {"relationship": "lead", "label": "Job function", "isCustom": 1, "dataType": "picklist",
-         "options": [{"label": "Sales", "value": "Sales", "displayOrder": 0},
-                     {"label": "Engineering", "value": "Engineering", "displayOrder": 1}]},
-        {"relationship": "lead", "label": "Interested in", "isCustom": 1, "dataType": "picklist",
-         "options": [{"label": t, "value": t, "displayOrder": i}
-                     for i, t in enumerate(["Option A", "Option B", "Option C"])]},
+        {"relationship": "lead", "label": "Job function", "isCustom": 1, "dataType": "text", "dataLength": 255},
+        {"relationship": "lead", "label": "Interested in", "isCustom": 1, "dataType": "text", "dataLength": 255},
         {"relationship": "lead", "label": "Anything else?", "isCustom": 1, "dataType": "textarea"},
         {"relationship": "lead", "label": "utm_source", "isCustom": 1, "dataType": "text", "dataLength": 255},
         {"relationship": "lead", "label": "I agree to receive marketing email", "isCustom": 1, "dataType": "bit"},
