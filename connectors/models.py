@@ -44,6 +44,9 @@ class LinkedInConnection(models.Model):
     last_heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When the token was last checked.")
     last_heartbeat_ok = models.BooleanField(null=True, help_text="Whether the last check found the token valid.")
     last_error = models.TextField(blank=True, help_text="The last problem with this connection, in plain words.")
+    refreshing_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="A worker is renewing the tokens until then."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

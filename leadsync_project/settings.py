@@ -190,7 +190,13 @@ LEADGEN_CRM_API_URL = env.str("LEADGEN_CRM_API_URL", default="https://api.sharps
 # --- Sync behaviour ------------------------------------------------------------------------------
 LEADSYNC_DEFAULT_SYNC_MINUTES = env.int("LEADSYNC_DEFAULT_SYNC_MINUTES", default=15)
 LEADSYNC_PULL_OVERLAP_MINUTES = env.int("LEADSYNC_PULL_OVERLAP_MINUTES", default=60)
+# A first pull (no watermark yet) reaches this far back.
+LEADSYNC_INITIAL_DAYS = env.int("LEADSYNC_INITIAL_DAYS", default=90)
 LEADSYNC_CRM_BATCH_SIZE = env.int("LEADSYNC_CRM_BATCH_SIZE", default=500)
+# Retries of timeouts, 5xx and rate limits: attempts per call and the exponential backoff (seconds).
+LEADSYNC_RETRY_ATTEMPTS = env.int("LEADSYNC_RETRY_ATTEMPTS", default=5)
+LEADSYNC_RETRY_BASE_DELAY = env.float("LEADSYNC_RETRY_BASE_DELAY", default=1.0)
+LEADSYNC_RETRY_MAX_DELAY = env.float("LEADSYNC_RETRY_MAX_DELAY", default=60.0)
 LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS = env.int("LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS", default=24 * 7)
 
 LOGGING = {

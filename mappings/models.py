@@ -42,6 +42,10 @@ class Integration(models.Model):
         default=list, blank=True, help_text="Ids of the LinkedIn lead notification subscriptions for this form."
     )
     last_sync_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="A sync holds the integration until then (renewed as it runs)."
+    )
+    lock_token = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     torn_down_at = models.DateTimeField(null=True, blank=True)

@@ -17,3 +17,6 @@ from leadsync_project.settings import *  # noqa: E402,F401,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_RESULT_BACKEND = os.environ.get("LEADSYNC_TEST_REDIS_URL", "cache+memory://")
+# Retries still happen (the code paths are exercised) but never wait.
+LEADSYNC_RETRY_BASE_DELAY = 0
+LEADSYNC_RETRY_MAX_DELAY = 0

@@ -10,7 +10,7 @@ only the `from_settings` constructors read `django.conf.settings`, lazily.
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from connectors.exceptions import (
     BadPayload,
@@ -422,6 +422,25 @@ class LinkedInOAuth:
             quote_via=quote,
         )
         return f"{self.oauth_url}{self.AUTHORIZATION_PATH}?{query}"
+
+    def auto_approved_code(self, redirect_uri, state, scopes=None):
+        """An authorization code without a person at the consent page: only for authorization
+        servers that honour `auto_approve=1` (the LeadSync sandbox, in the demo and tests).
+        LinkedIn itself always shows its consent screen."""
+        url = self.authorization_url(redirect_uri, state, scopes) + "&auto_approve=1"
+        response = send(self.session, "GET", url, timeout=self.timeout)
+        location = response.headers.get("Location", "")
+        if response.status_code not in (301, 302, 303, 307, 308) or not location:
+            raise BadPayload(f"LinkedIn OAuth {self.AUTHORIZATION_PATH}: no redirect (auto_approve not supported here)",
+                             status=response.status_code)
+        params = parse_qs(urlsplit(location).query)
+        if params.get("state", [None])[0] != state:
+            raise BadPayload(f"LinkedIn OAuth {self.AUTHORIZATION_PATH}: the redirect carries another state")
+        if "error" in params:
+            raise OAuthError(params.get("error_description", params["error"])[0], code=params["error"][0])
+        if "code" not in params:
+            raise BadPayload(f"LinkedIn OAuth {self.AUTHORIZATION_PATH}: the redirect carries no code")
+        return params["code"][0]
 
     def exchange_code(self, code, redirect_uri):
         """Trade an authorization code (valid 30 minutes, single use) for tokens."""

@@ -9,8 +9,16 @@ import sys
 from datetime import date, datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
 
+from connectors import services as connector_services
+from connectors.exceptions import ApiError
+from connectors.models import CrmConnection, LeadForm, LinkedInConnection
 from leads import selectors
+from leads import services as lead_services
+from leads.models import Lead, SyncRun
+from mappings import services as mapping_services
+from mappings.models import Integration
 
 
 class CliFailure(Exception):
@@ -35,7 +43,7 @@ SUBCOMMANDS = {
     "discover": ("organizations, ad accounts, events and forms the member can read", 3),
     "enable": ("create the integration for a form, auto-map its fields, schedule it", 3),
     "sync": ("pull and push now, in this process", 3),
-    "retry-failed": ("push failed leads again", None),
+    "retry-failed": ("push failed leads again", 3),
     "teardown": ("stop the schedule, delete webhook subscriptions, keep (or purge) the data", None),
     "recreate": ("rebuild a torn-down integration from its saved mapping", None),
     "status": ("connections with token state, integrations, lead counts", 2),
@@ -83,7 +91,10 @@ class Command(BaseCommand):
         p = add("enable")
         p.add_argument("form_id", metavar="FORM_ID")
         p.add_argument("--crm", required=True, metavar="NAME")
-        p.add_argument("--every", type=int, metavar="MINUTES")
+        p.add_argument("--every", type=int, metavar="MINUTES", help="schedule (default LEADSYNC_DEFAULT_SYNC_MINUTES)")
+        p.add_argument("--no-create-fields", action="store_true",
+                       help="do not create CRM custom fields for questions the CRM has no field for")
+        p.add_argument("--include-test-leads", action="store_true", help="also push LinkedIn test leads")
         p = add("sync")
         p.add_argument("form_ids", nargs="*", metavar="FORM_ID")
         window = p.add_mutually_exclusive_group()
@@ -98,6 +109,10 @@ class Command(BaseCommand):
         p.add_argument("form_id", metavar="FORM_ID")
         add("status")
         add("demo")
+        demo = sub.choices["demo"]
+        demo.add_argument("--crm-account-id", default="DEMO-ACCOUNT", help="the sandbox CRM account to use")
+        demo.add_argument("--crm-secret-key", default="demo-secret-key", help="its secret key")
+        demo.add_argument("--days", type=int, default=90, help="how far back to sync (at most 90)")
         p = add("signoff")
         p.add_argument("--connection", metavar="NAME")
         p.add_argument("--html", metavar="FILE")
@@ -110,6 +125,7 @@ class Command(BaseCommand):
             if options.get(nested):
                 name = f"{name} {options[nested]}"
         self.as_json = options.get("json", False)
+        self.verbosity = options.get("verbosity", 1)
         handler = getattr(self, "cmd_" + name.replace(" ", "_").replace("-", "_"), None)
         try:
             if handler is None:
@@ -120,6 +136,11 @@ class Command(BaseCommand):
                     {"available": False},
                 )
             result = handler(options)
+        except (ApiError, connector_services.NeedsReauthorization, connector_services.ConfigurationError,
+                mapping_services.IntegrationError, lead_services.SyncBusy) as exc:
+            failure = CliFailure(str(exc))
+            self.emit({"ok": False, "error": str(failure)}, text=f"Error: {failure}", stream=self.stderr)
+            sys.exit(1)
         except CliFailure as failure:
             self.emit({"ok": False, "error": str(failure), **failure.data}, text=f"Error: {failure}", stream=self.stderr)
             sys.exit(1)
@@ -132,7 +153,194 @@ class Command(BaseCommand):
         else:
             (stream or self.stdout).write(text)
 
+    def progress(self, stage, done, total):
+        if self.verbosity > 0:
+            self.stderr.write(f"  {stage}: {done}" + (f"/{total}" if total is not None else ""))
+
     # -- subcommands --------------------------------------------------------------------------------
+    def cmd_crm_add(self, options):
+        connection = connector_services.crm_connection_save(
+            name=options["name"], account_id=options["account_id"], secret_key=options["secret_key"],
+            api_url=options.get("api_url"),
+        )
+        fields = connection.fields.count()
+        self.emit(
+            {"ok": True, "name": connection.name, "api_url": connection.api_url.split("?", 1)[0],
+             "account_id": connection.account_id, "status": connection.status, "fields": fields},
+            text=f"CRM connection {connection.name}: credentials work, {fields} fields loaded.",
+        )
+        return True
+
+    def cmd_linkedin_add(self, options):
+        connection = connector_services.linkedin_connection_save_tokens(
+            name=options["name"], access_token=options["access_token"], refresh_token=options.get("refresh_token"),
+            expires_in=options.get("expires_in"), refresh_expires_in=options.get("refresh_expires_in"),
+        )
+        self.emit(
+            {"ok": True, "name": connection.name, "member": connection.member_name, "member_urn": connection.member_urn,
+             "status": connection.status, "token": connection.token_state(), "scopes": connection.scopes,
+             "access_token_expires_at": connection.access_token_expires_at,
+             "refresh_token_expires_at": connection.refresh_token_expires_at},
+            text=f"LinkedIn connection {connection.name}: {connection.member_name or 'member'}; token {connection.token_state()}.",
+        )
+        return True
+
+    def _linkedin_connections(self, name):
+        qs = LinkedInConnection.objects.order_by("name")
+        if name:
+            qs = qs.filter(name=name)
+            if not qs.exists():
+                raise CommandError(f"No LinkedIn connection named {name!r}.", returncode=2)
+        elif not qs.exists():
+            raise CliFailure("No LinkedIn connection yet: connect one in the admin or with `leadsync linkedin add`.")
+        return list(qs)
+
+    def cmd_discover(self, options):
+        results = []
+        for connection in self._linkedin_connections(options.get("name")):
+            self.progress(f"discovering for {connection.name}", 0, None)
+            summary = connector_services.linkedin_discover(connection=connection, progress=self.progress)
+            results.append({"connection": connection.name, **summary})
+        forms = (LeadForm.objects.filter(owner__connection__name__in=[r["connection"] for r in results])
+                 .select_related("owner", "event").prefetch_related("versions").order_by("owner__name", "name"))
+        form_rows = []
+        for form in forms:
+            latest = max(form.versions.all(), key=lambda v: v.version, default=None)
+            definition = latest.definition if latest else {}
+            form_rows.append({
+                "form_id": form.linkedin_id, "name": form.name, "state": form.state, "owner": form.owner.urn,
+                "owner_name": form.owner.name, "event": form.event.urn if form.event else None,
+                "lead_types": form.lead_types, "version": form.current_version,
+                "questions": len(definition.get("questions", [])), "hidden_fields": len(definition.get("hidden_fields", [])),
+                "consents": len(definition.get("consents", [])),
+            })
+        lines = []
+        for r in results:
+            lines.append(f"{r['connection']}: {r['organizations']} organizations, {r['ad_accounts']} ad accounts, "
+                         f"{r['events']} events ({r['events_with_forms']} with a lead form), {r['forms']} forms")
+            lines += [f"  warning: {w}" for w in r["warnings"]]
+        lines += [f"  form {f['form_id']}: {f['name']} [{f['owner_name']}] {f['questions']} questions, "
+                  f"{f['hidden_fields']} hidden fields, {f['consents']} consents" + (f", event {f['event']}" if f["event"] else "")
+                  for f in form_rows]
+        self.emit({"ok": True, "connections": results, "forms": form_rows}, text="\n".join(lines))
+        return True
+
+    def _form(self, form_id):
+        forms = list(LeadForm.objects.filter(linkedin_id=form_id).select_related("owner__connection"))
+        if not forms:
+            raise CommandError(f"No discovered form with id {form_id!r}: run `leadsync discover` first.", returncode=2)
+        if len(forms) > 1:
+            live = [f for f in forms if f.integrations.exclude(state=Integration.State.TORN_DOWN).exists()]
+            forms = live or forms
+        return forms[0]
+
+    def _integrations(self, form_ids):
+        qs = Integration.objects.exclude(state=Integration.State.TORN_DOWN).select_related(
+            "form__owner__connection", "crm_connection")
+        if form_ids:
+            found = list(qs.filter(form__linkedin_id__in=form_ids))
+            missing = set(form_ids) - {i.form.linkedin_id for i in found}
+            if missing:
+                raise CommandError(f"No integration for form(s) {', '.join(sorted(missing))}: use `leadsync enable` first.", returncode=2)
+            return found
+        found = list(qs.filter(state=Integration.State.ACTIVE))
+        if not found:
+            raise CliFailure("No active integration: enable a form with `leadsync enable FORM_ID --crm NAME`.")
+        return found
+
+    def cmd_enable(self, options):
+        form = self._form(options["form_id"])
+        crm = CrmConnection.objects.filter(name=options["crm"]).first()
+        if crm is None:
+            raise CommandError(f"No CRM connection named {options['crm']!r}: add one with `leadsync crm add`.", returncode=2)
+        if options.get("every") is not None and options["every"] < 1:
+            raise CommandError("--every must be at least 1 minute.", returncode=2)
+        integration = mapping_services.integration_enable(
+            form=form, crm_connection=crm, every=options.get("every"),
+            include_test_leads=options.get("include_test_leads", False), create_fields=not options.get("no_create_fields"),
+        )
+        rows = list(integration.mappings.order_by("position"))
+        mapped = [m for m in rows if m.crm_field]
+        self.emit(
+            {"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "crm": crm.name,
+             "sync_every_minutes": integration.sync_every_minutes,
+             "mappings": [{"source_kind": m.source_kind, "source_key": m.source_key, "source_label": m.source_label,
+                           "crm_field": m.crm_field, "transform": m.transform} for m in rows]},
+            text="\n".join([f"Integration {integration.pk}: form {form.linkedin_id} ({form}) -> {crm.name}, "
+                            f"every {integration.sync_every_minutes} minutes; {len(mapped)} of {len(rows)} sources mapped:"]
+                           + [f"  {m.source_label or m.source_key} -> {m.crm_field}" for m in mapped]),
+        )
+        return True
+
+    def cmd_sync(self, options):
+        since = None
+        if options.get("since"):
+            since = parse_datetime(options["since"])
+            if since is None:
+                raise CommandError(f"--since {options['since']!r} is not an ISO 8601 date-time.", returncode=2)
+            if since.tzinfo is None:
+                raise CommandError("--since needs a time zone, e.g. 2026-01-31T00:00:00Z.", returncode=2)
+        runs = []
+        for integration in self._integrations(options["form_ids"]):
+            trigger = SyncRun.Trigger.BACKFILL if (options.get("days") or since) else SyncRun.Trigger.MANUAL
+            try:
+                run = lead_services.integration_sync(integration=integration, trigger=trigger, days=options.get("days"),
+                                                     since=since, progress=self.progress)
+            except ValueError as exc:
+                raise CommandError(str(exc), returncode=2)
+            runs.append(run)
+        return self._report_runs(runs)
+
+    def cmd_retry_failed(self, options):
+        runs = [lead_services.leads_retry_failed(integration=i, progress=self.progress)
+                for i in self._integrations(options["form_ids"])]
+        return self._report_runs(runs)
+
+    def cmd_demo(self, options):
+        from leads.demo import DemoError, demo_run
+
+        try:
+            summary = demo_run(crm_account_id=options["crm_account_id"], crm_secret_key=options["crm_secret_key"],
+                               days=options["days"], progress=self.progress)
+        except DemoError as exc:
+            raise CliFailure(str(exc))
+        t = summary["totals"]
+        d = summary["discovered"]
+        lines = [
+            f"CRM: {summary['crm']['name']} ({summary['crm']['fields']} fields)",
+            f"LinkedIn: {summary['linkedin']['name']} as {summary['linkedin']['member']} (token {summary['linkedin']['token']})",
+            f"Discovered: {d['organizations']} organizations, {d['ad_accounts']} ad accounts, {d['events']} events "
+            f"({d['events_with_forms']} with a lead form), {d['forms']} forms",
+        ]
+        lines += [f"  {i['form']} (form {i['form_id']}): {i['state']}, pulled {i['pulled']}, created {i['created']}, "
+                  f"updated {i['updated']}, failed {i['failed']}, skipped {i['skipped']}" + (f", error: {i['error']}" if i["error"] else "")
+                  for i in summary["integrations"]]
+        lines.append(f"Leads pulled: {t['pulled']} ({t['new']} new); created in the CRM: {t['created']}; "
+                     f"updated: {t['updated']}; failed: {t['failed']}; skipped (test leads, leads of other forms): {t['skipped']}")
+        ok = all(i["state"] == SyncRun.State.SUCCEEDED for i in summary["integrations"])
+        if not ok:
+            raise CliFailure("the demo sync failed: " + "; ".join(i["error"] for i in summary["integrations"] if i["error"]), summary)
+        self.emit({"ok": True, **summary}, text="\n".join(lines))
+        return True
+
+    def _report_runs(self, runs):
+        rows = [{
+            "form_id": r.integration.form.linkedin_id, "integration": r.integration_id, "run": r.pk, "trigger": r.trigger,
+            "state": r.state, "window_start": r.window_start, "window_end": r.window_end, "pulled": r.pulled,
+            "new": r.new, "created": r.created, "updated": r.updated, "failed": r.failed, "skipped": r.skipped,
+            "error": r.error,
+            "failed_leads": [{"linkedin_id": l.linkedin_id, "error": l.last_error}
+                             for l in r.integration.leads.filter(state=Lead.State.FAILED).only("linkedin_id", "last_error")[:50]],
+        } for r in runs]
+        lines = [f"form {r['form_id']}: {r['state']}; pulled {r['pulled']} ({r['new']} new), created {r['created']}, "
+                 f"updated {r['updated']}, failed {r['failed']}, skipped {r['skipped']}" + (f"; error: {r['error']}" if r["error"] else "")
+                 for r in rows]
+        ok = all(r.state == SyncRun.State.SUCCEEDED for r in runs)
+        if not ok:
+            raise CliFailure("; ".join(l for l in lines if "error:" in l), {"runs": rows})
+        self.emit({"ok": True, "runs": rows}, text="\n".join(lines))
+        return True
+
     def cmd_status(self, options):
         data = selectors.status_overview()
         lines = ["LinkedIn connections:"]

@@ -1,0 +1,403 @@
+"""The pull/push pipeline: what moves leads from LinkedIn into the CRM.
+
+Rules it keeps (design.md, "Rules the flow keeps"):
+- a lead is committed locally, page by page, before anything is pushed; the watermark moves only
+  after the whole window is committed, and every pull starts a little before it (the overlap);
+- leads are unique on the LinkedIn response id, so re-pulling never doubles one, and a lead is
+  pushed only while pending, so re-running never creates it twice in the CRM;
+- the CRM has no idempotency key: a lead whose create answer was lost is looked up by e-mail
+  before it is created again; a duplicate e-mail (301) becomes an update of the existing CRM lead;
+- a bad field never blocks its lead and a rejected lead never blocks its batch (LGF-109/110);
+- one sync per integration at a time (a lock row, renewed as the run goes).
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from connectors.crm.client import CrmClient
+from connectors.exceptions import ApiError, BadPayload, HostError, ServerError
+from connectors.services import NeedsReauthorization, crm_client, crm_field_catalogue, linkedin_client
+from leads.models import Lead, SyncRun
+from leads.normalize import normalize_response
+from mappings import engine
+from mappings.models import Integration
+from mappings.services import form_definition
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKFILL_DAYS = 90
+LOCK_TTL = timedelta(minutes=10)
+EMAIL_FIELDS = ("EMAIL", "WORK_EMAIL")
+
+
+class SyncBusy(Exception):
+    """Another sync of this integration holds its lock."""
+
+
+def _noop(*args, **kwargs):
+    pass
+
+
+# --- locking ------------------------------------------------------------------------------------
+
+def integration_lock_acquire(*, integration: Integration) -> str:
+    """Take the integration's lock (compare-and-set on the row, so it works on SQLite and
+    PostgreSQL and across processes). An expired lock (a killed worker) is taken over."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    taken = Integration.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now), pk=integration.pk
+    ).update(locked_until=now + LOCK_TTL, lock_token=token)
+    if not taken:
+        raise SyncBusy(f"Another sync of {integration} is running.")
+    return token
+
+
+def integration_lock_renew(*, integration: Integration, token: str) -> None:
+    Integration.objects.filter(pk=integration.pk, lock_token=token).update(locked_until=timezone.now() + LOCK_TTL)
+
+
+def integration_lock_release(*, integration: Integration, token: str) -> None:
+    Integration.objects.filter(pk=integration.pk, lock_token=token).update(locked_until=None, lock_token="")
+
+
+# --- windows ------------------------------------------------------------------------------------
+
+def sync_window(*, integration: Integration, days=None, since=None, now=None):
+    """The [start, end) window of a pull. Explicit `days`/`since` (a backfill, LGF-107) win;
+    otherwise from the watermark minus the overlap, or the last LEADSYNC_INITIAL_DAYS for a
+    first run."""
+    now = now or timezone.now()
+    if days is not None:
+        if not 1 <= days <= MAX_BACKFILL_DAYS:
+            raise ValueError(f"--days must be between 1 and {MAX_BACKFILL_DAYS}.")
+        return now - timedelta(days=days), now
+    if since is not None:
+        if since >= now:
+            raise ValueError("--since must be in the past.")
+        if since < now - timedelta(days=365):
+            raise ValueError("--since can go back at most 365 days (LinkedIn keeps leads for a year).")
+        return since, now
+    if integration.watermark:
+        return integration.watermark - timedelta(minutes=settings.LEADSYNC_PULL_OVERLAP_MINUTES), now
+    return now - timedelta(days=settings.LEADSYNC_INITIAL_DAYS), now
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, tz=dt_timezone.utc)
+
+
+# --- pull ---------------------------------------------------------------------------------------
+
+def _email_of(normalized: dict) -> str:
+    found = ""
+    for answer in normalized.get("answers", {}).values():
+        if answer.get("predefined_field") in EMAIL_FIELDS and isinstance(answer.get("value"), str):
+            if answer["predefined_field"] == "EMAIL" or not found:
+                found = answer["value"].strip()
+    return found[:254]
+
+
+def _lead_row(integration: Integration, element: dict, normalized: dict) -> Lead:
+    entity = normalized.get("associated_entity") or {}
+    state = Lead.State.PENDING
+    if normalized.get("test_lead") and not integration.include_test_leads:
+        state = Lead.State.SKIPPED
+    return Lead(
+        integration=integration,
+        linkedin_id=normalized["id"],
+        form_version=normalized.get("form_version"),
+        lead_type=normalized.get("lead_type") or "",
+        submitted_at=_from_ms(normalized["submitted_at"]),
+        test_lead=bool(normalized.get("test_lead")),
+        submitter_urn=normalized.get("submitter_urn"),
+        associated_entity_urn=entity.get("urn") or "",
+        campaign_urn=normalized.get("campaign_urn") or "",
+        email=_email_of(normalized),
+        raw=element,
+        answers=normalized,
+        state=state,
+        last_error="test lead: not pushed" if state == Lead.State.SKIPPED else "",
+    )
+
+
+def leads_store_page(*, integration: Integration, elements: list, form_versions) -> dict:
+    """Normalise one page and commit its new leads in one transaction. Leads of other forms are
+    skipped; a lead LinkedIn already gave us is left alone; a malformed one is counted and
+    logged (without its personal data). Returns counts."""
+    counts = {"pulled": len(elements), "new": 0, "skipped": 0, "malformed": 0}
+    rows = []
+    for element in elements:
+        try:
+            normalized = normalize_response(element, form_versions)
+        except BadPayload as exc:
+            counts["malformed"] += 1
+            logger.warning("%s: a malformed lead was skipped: %s", integration, exc.message)
+            continue
+        if normalized.get("form_id") not in (None, integration.form.linkedin_id):
+            counts["skipped"] += 1
+            continue
+        rows.append(_lead_row(integration, element, normalized))
+    if rows:
+        with transaction.atomic():
+            known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).values_list("linkedin_id", flat=True))
+            fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
+            Lead.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+        counts["new"] = len(fresh)
+        counts["skipped"] += sum(1 for r in fresh.values() if r.state == Lead.State.SKIPPED)
+    return counts
+
+
+def _form_versions_lookup(integration: Integration):
+    form = integration.form
+    versions = {v.version: v.definition for v in form.versions.all()}
+
+    def lookup(form_id, version):
+        if str(form_id) != form.linkedin_id or not versions:
+            return None
+        if version is None:
+            return versions[max(versions)]
+        return versions.get(version)
+
+    return lookup
+
+
+def leads_pull(*, integration: Integration, run: SyncRun, lock_token: str, progress=_noop) -> None:
+    """Pull the run's window page by page, committing each page before asking for the next."""
+    form = integration.form
+    owner = form.owner
+    client = linkedin_client(owner.connection)
+    lookup = _form_versions_lookup(integration)
+    start_ms, end_ms = _ms(run.window_start), _ms(run.window_end)
+    for lead_type in integration.lead_types or form.lead_types or ["SPONSORED"]:
+        for page in client.lead_form_responses(owner.urn, lead_type, start_ms=start_ms, end_ms=end_ms):
+            counts = leads_store_page(integration=integration, elements=page, form_versions=lookup)
+            run.pulled += counts["pulled"]
+            run.new += counts["new"]
+            run.skipped += counts["skipped"] + counts["malformed"]
+            run.progress_done = run.pulled
+            run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
+            integration_lock_renew(integration=integration, token=lock_token)
+            progress("pull", run.pulled, None)
+    # The whole window is committed: the watermark may move, but only forward and only when the
+    # window joins what was already covered (a backfill of an old window does not skip a gap).
+    if integration.watermark is None or run.window_start <= integration.watermark:
+        new_mark = max(filter(None, [integration.watermark, run.window_end]))
+        Integration.objects.filter(pk=integration.pk).update(watermark=new_mark)
+        integration.watermark = new_mark
+
+
+# --- push ---------------------------------------------------------------------------------------
+
+@dataclass
+class PushCounts:
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+
+    def add(self, other):
+        self.created += other.created
+        self.updated += other.updated
+        self.failed += other.failed
+
+
+class _Pusher:
+    """Pushes batches of one integration's leads; keeps the mapping and catalogue loaded once."""
+
+    def __init__(self, integration: Integration, client: CrmClient | None = None):
+        self.integration = integration
+        self.client = client or crm_client(integration.crm_connection)
+        self.mappings = list(integration.mappings.all())
+        self.catalogue = {f["system_name"]: f for f in crm_field_catalogue(integration.crm_connection)}
+        self.form = form_definition(integration.form)
+        custom = sum(1 for m in self.mappings if m.crm_field and self.catalogue.get(m.crm_field, {}).get("is_custom"))
+        limit = CrmClient.HEAVY_MAX_OBJECTS if custom > 20 else CrmClient.MAX_OBJECTS
+        self.batch_size = max(1, min(settings.LEADSYNC_CRM_BATCH_SIZE, limit))
+
+    def push(self, leads: list[Lead]) -> PushCounts:
+        counts = PushCounts()
+        now = timezone.now()
+        objects = {}
+        for lead in leads:
+            mapped = engine.apply_mapping(lead.answers, self.mappings, self.catalogue, form=self.form)
+            lead.field_outcomes = mapped.outcomes
+            lead.attempts += 1
+            lead.last_attempt_at = now
+            if mapped.lead_error:
+                self._fail(lead, mapped.lead_error, counts)
+            else:
+                objects[lead.pk] = mapped.crm_object
+        # A lead tried before without a known CRM id may have been created by a lost answer:
+        # find it by e-mail rather than create it twice.
+        uncertain = [l for l in leads if l.pk in objects and not l.crm_id and l.attempts > 1]
+        if uncertain:
+            found = self.client.get_leads_by_email({objects[l.pk]["emailAddress"] for l in uncertain})
+            for lead in uncertain:
+                match = found.get(objects[lead.pk]["emailAddress"]) or found.get(objects[lead.pk]["emailAddress"].lower())
+                if match and match.get("id"):
+                    lead.crm_id = str(match["id"])
+        to_update = [l for l in leads if l.pk in objects and l.crm_id]
+        to_create = [l for l in leads if l.pk in objects and not l.crm_id]
+        duplicates = self._create(to_create, objects, counts)
+        if duplicates:
+            found = self.client.get_leads_by_email({objects[l.pk]["emailAddress"] for l in duplicates})
+            for lead in duplicates:
+                email = objects[lead.pk]["emailAddress"]
+                match = found.get(email) or found.get(email.lower())
+                if match and match.get("id"):
+                    lead.crm_id = str(match["id"])
+                    to_update.append(lead)
+                else:
+                    self._fail(lead, "The CRM reports this e-mail as a duplicate (301) but no lead with it was found.", counts)
+        missing = self._update(to_update, objects, counts)
+        if missing:
+            # updateLeadsV2 said 404: the CRM lead was deleted there; create it again.
+            for lead in missing:
+                lead.crm_id = ""
+            for lead in self._create(missing, objects, counts):
+                self._fail(lead, "The CRM refused both the update and the create of this lead.", counts)
+        Lead.objects.bulk_update(
+            leads, ["field_outcomes", "attempts", "last_attempt_at", "state", "crm_id", "last_error", "synced_at"]
+        )
+        return counts
+
+    def _fail(self, lead, message, counts):
+        lead.state = Lead.State.FAILED
+        lead.last_error = message
+        counts.failed += 1
+
+    def _ok(self, lead, crm_id):
+        lead.state = Lead.State.SYNCED
+        lead.crm_id = crm_id or lead.crm_id
+        lead.last_error = ""
+        lead.synced_at = timezone.now()
+
+    def _create(self, leads, objects, counts):
+        """createLeads; returns the leads the CRM called duplicates (301)."""
+        if not leads:
+            return []
+        try:
+            results = self.client.create_leads([objects[l.pk] for l in leads])
+        except (HostError, ServerError) as exc:
+            for lead in leads:
+                lead.last_error = (f"The CRM's answer to createLeads was lost ({exc.message}); the next push looks "
+                                   "this lead up by e-mail before creating it.")
+            Lead.objects.bulk_update(leads, ["attempts", "last_attempt_at", "last_error", "field_outcomes"])
+            raise
+        duplicates = []
+        for lead, result in zip(leads, results):
+            if result.success:
+                self._ok(lead, result.id)
+                counts.created += 1
+            elif result.error_code == CrmClient.ENTRY_EXISTS_CODE:
+                duplicates.append(lead)
+            else:
+                self._fail(lead, f"CRM error {result.error_code}: {result.error_message}", counts)
+        return duplicates
+
+    def _update(self, leads, objects, counts):
+        """updateLeadsV2 by CRM id; returns the leads whose CRM record no longer exists (404)."""
+        if not leads:
+            return []
+        results = self.client.update_leads_v2([{**objects[l.pk], "id": l.crm_id} for l in leads])
+        missing = []
+        for lead, result in zip(leads, results):
+            if result.success or result.error_code == CrmClient.NO_ROWS_AFFECTED_CODE:
+                self._ok(lead, lead.crm_id)
+                counts.updated += 1
+            elif result.error_code == CrmClient.RECORD_NOT_FOUND_CODE:
+                missing.append(lead)
+            else:
+                self._fail(lead, f"CRM error {result.error_code}: {result.error_message}", counts)
+        return missing
+
+
+def leads_push(*, integration: Integration, leads_qs=None, run: SyncRun | None = None, progress=_noop) -> PushCounts:
+    """Push the integration's pending leads (or `leads_qs`) in batches of at most 500 (250 with
+    many custom fields), oldest first. Each batch is recorded before the next is sent."""
+    pusher = _Pusher(integration)
+    qs = leads_qs if leads_qs is not None else integration.leads.filter(state=Lead.State.PENDING)
+    qs = qs.order_by("pk")
+    total = qs.count()
+    if run is not None:
+        run.progress_total, run.progress_done = total, 0
+        run.save(update_fields=["progress_total", "progress_done"])
+    counts, last_pk, done = PushCounts(), 0, 0
+    while True:
+        batch = list(qs.filter(pk__gt=last_pk)[: pusher.batch_size])
+        if not batch:
+            break
+        last_pk = batch[-1].pk
+        counts.add(pusher.push(batch))
+        done += len(batch)
+        if run is not None:
+            run.created, run.updated, run.failed, run.progress_done = counts.created, counts.updated, counts.failed, done
+            run.save(update_fields=["created", "updated", "failed", "progress_done"])
+        progress("push", done, total)
+    return counts
+
+
+# --- the whole sync -------------------------------------------------------------------------------
+
+def integration_sync(*, integration: Integration, trigger=SyncRun.Trigger.SCHEDULE, days=None, since=None,
+                     progress=_noop) -> SyncRun:
+    """Pull the window and push what is pending, recording a SyncRun. Raises SyncBusy when
+    another sync holds the integration (no run is recorded then). Failures of the run itself
+    (LinkedIn needs re-authorisation, an API that stays down) end the run as failed with the
+    reason; leads already committed stay, and the watermark does not move past what was pulled."""
+    window_start, window_end = sync_window(integration=integration, days=days, since=since)
+    token = integration_lock_acquire(integration=integration)
+    run = SyncRun.objects.create(
+        integration=integration, trigger=trigger, state=SyncRun.State.RUNNING, started_at=timezone.now(),
+        window_start=window_start, window_end=window_end,
+    )
+    try:
+        leads_pull(integration=integration, run=run, lock_token=token, progress=progress)
+        integration_lock_renew(integration=integration, token=token)
+        leads_push(integration=integration, run=run, progress=progress)
+        run.state = SyncRun.State.SUCCEEDED
+    except NeedsReauthorization as exc:
+        run.state, run.error = SyncRun.State.FAILED, f"LinkedIn connection needs re-authorisation: {exc}"
+    except ApiError as exc:
+        run.state, run.error = SyncRun.State.FAILED, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a run must never stay "running"
+        logger.exception("sync of %s crashed", integration)
+        run.state, run.error = SyncRun.State.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        run.finished_at = timezone.now()
+        run.save()
+        Integration.objects.filter(pk=integration.pk).update(last_sync_at=run.finished_at)
+        integration_lock_release(integration=integration, token=token)
+    return run
+
+
+def leads_retry_failed(*, integration: Integration, progress=_noop) -> SyncRun:
+    """Push the integration's failed leads again (after a fix of the mapping or the data)."""
+    token = integration_lock_acquire(integration=integration)
+    run = SyncRun.objects.create(integration=integration, trigger=SyncRun.Trigger.RETRY,
+                                 state=SyncRun.State.RUNNING, started_at=timezone.now())
+    try:
+        failed = integration.leads.filter(state=Lead.State.FAILED)
+        ids = list(failed.values_list("pk", flat=True))
+        failed.update(state=Lead.State.PENDING)
+        leads_push(integration=integration, leads_qs=Lead.objects.filter(pk__in=ids), run=run, progress=progress)
+        run.state = SyncRun.State.SUCCEEDED
+    except ApiError as exc:
+        run.state, run.error = SyncRun.State.FAILED, str(exc)
+    finally:
+        run.finished_at = timezone.now()
+        run.save()
+        integration_lock_release(integration=integration, token=token)
+    return run

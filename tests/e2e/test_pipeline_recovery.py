@@ -1,0 +1,100 @@
+"""The pipeline's promises under failure, over real HTTP against the sandbox's fault switches:
+nothing lost, nothing doubled, one bad lead never blocks the others."""
+
+import pytest
+
+from leads import services
+from leads.models import Lead, SyncRun
+from sandbox.crm.models import CrmLead
+from tests.e2e.conftest import crm_fault
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.postgres]
+
+
+def crm_emails():
+    return sorted(CrmLead.objects.values_list("email_lower", flat=True))
+
+
+def test_one_rejected_lead_does_not_block_the_batch(cli, event_integration):
+    victim = None
+    result = cli("sync", "--days", "90", "--json")  # a first, clean sync to learn an e-mail
+    assert result.code == 0
+    victim = Lead.objects.filter(state="synced").order_by("pk").first()
+    Lead.objects.update(state="pending", crm_id="", attempts=0)
+    CrmLead.objects.all().delete()
+    crm_fault(reject_email=f"^{victim.email}$", reject_code=205, reject_message="invalid parameters")
+
+    result = cli("sync", "--days", "90", "--json")
+    assert result.code == 0, "a lead failure is reported, not fatal"
+    run = result.json["runs"][0]
+    assert run["failed"] >= 1 and run["created"] >= 1
+    victim.refresh_from_db()
+    assert victim.state == "failed" and "205" in victim.last_error
+    others = Lead.objects.exclude(email__iexact=victim.email).exclude(state="skipped")
+    assert others.exists() and not others.exclude(state="synced").exists()
+    assert any(f["linkedin_id"] == victim.linkedin_id for f in run["failed_leads"])
+
+
+def test_a_lost_create_answer_does_not_double_leads(cli, event_integration):
+    crm_fault(drop_next=1)  # the CRM creates the first batch, then the answer is lost (HTTP 502)
+    result = cli("sync", "--days", "90", "--json")
+    assert result.code == 1, "the run failed: the CRM's answer was lost"
+    created_while_lost = CrmLead.objects.count()
+    assert created_while_lost > 0
+    assert not Lead.objects.filter(state="synced").exists()
+    assert Lead.objects.filter(state="pending", attempts=1).exists()
+
+    result = cli("sync", "--json")
+    assert result.code == 0, result.err
+    emails = crm_emails()
+    assert len(emails) == len(set(emails)) == CrmLead.objects.count()
+    assert CrmLead.objects.count() == created_while_lost  # found by e-mail, not created twice
+    assert not Lead.objects.filter(state="pending").exists()
+
+
+def test_a_crm_outage_loses_nothing_and_the_next_sync_pushes_the_leads(cli, event_integration):
+    crm_fault(fail_next=100)
+    result = cli("sync", "--days", "90", "--json")
+    assert result.code == 1
+    assert "500" in result.json["error"] or "HTTP 5" in result.json["error"]
+    run = SyncRun.objects.latest("pk")
+    assert run.state == "failed" and run.new > 0
+    pending = Lead.objects.filter(state="pending").count()
+    assert pending > 0 and not Lead.objects.filter(state="synced").exists()
+
+    crm_fault(reset=True)
+    result = cli("sync", "--json")
+    assert result.code == 0, result.out + result.err
+    assert not Lead.objects.filter(state="pending").exists()
+    assert Lead.objects.filter(state="synced").count() >= pending
+
+
+def test_overlapping_syncs_of_one_integration_are_refused(event_integration):
+    token = services.integration_lock_acquire(integration=event_integration)
+    try:
+        with pytest.raises(services.SyncBusy):
+            services.integration_sync(integration=event_integration)
+    finally:
+        services.integration_lock_release(integration=event_integration, token=token)
+    assert services.integration_sync(integration=event_integration).state == "succeeded"
+
+
+def test_the_watermark_moves_only_after_the_window_is_committed(cli, event_integration):
+    assert event_integration.watermark is None
+    assert cli("sync", "--days", "30").code == 0
+    event_integration.refresh_from_db()
+    first = event_integration.watermark
+    assert first is not None
+    run = services.integration_sync(integration=event_integration)
+    event_integration.refresh_from_db()
+    assert run.window_start < first  # the next pull overlaps the previous one
+    assert event_integration.watermark >= first
+
+
+def test_test_leads_are_stored_but_not_pushed(cli, event_integration):
+    assert cli("sync", "--days", "90").code == 0
+    tests = Lead.objects.filter(test_lead=True)
+    if tests.exists():
+        assert set(tests.values_list("state", flat=True)) == {"skipped"}
+        assert not CrmLead.objects.filter(email_lower__in=[e.lower() for e in tests.values_list("email", flat=True)]).exclude(
+            email_lower__in=[e.lower() for e in Lead.objects.filter(test_lead=False).values_list("email", flat=True)]).exists()
