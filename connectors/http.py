@@ -15,7 +15,7 @@ from typing import Callable
 
 import requests
 
-from connectors.exceptions import HostError, RateLimited
+from connectors.exceptions import BadPayload, BadRequest, HostError, RateLimited, ServerError
 
 DEFAULT_TIMEOUT = (5, 60)  # (connect, read) seconds
 
@@ -48,6 +48,21 @@ def parse_retry_after(value):
     except ValueError:
         return None
     return max(0.0, seconds)
+
+
+def status_error(response, message, *, unexpected, **kwargs):
+    """The generic exception for a failed HTTP answer: 429 RateLimited (with Retry-After), 5xx
+    ServerError, other 4xx BadRequest, anything else (e.g. a redirect, never followed) BadPayload
+    with the `unexpected` message. Clients handle their service's specific statuses first."""
+    status = response.status_code
+    kwargs.setdefault("status", status)
+    if status == 429:
+        return RateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
+    if status >= 500:
+        return ServerError(message, **kwargs)
+    if status >= 400:
+        return BadRequest(message, **kwargs)
+    return BadPayload(unexpected, status=status)
 
 
 @dataclass

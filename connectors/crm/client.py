@@ -17,14 +17,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from connectors.exceptions import (
     BadPayload,
-    BadRequest,
     CrmError,
     HostError,
     RateLimited,
     ServerError,
     Unauthorized,
 )
-from connectors.http import DEFAULT_TIMEOUT, RetryPolicy, new_session, parse_retry_after, send
+from connectors.http import DEFAULT_TIMEOUT, RetryPolicy, new_session, send, status_error
 
 logger = logging.getLogger(__name__)
 
@@ -370,14 +369,9 @@ class CrmClient:
         status = response.status_code
         if status == 401:
             return Unauthorized("CRM rejected the account ID / secret key", reason="invalid", status=401)
-        if status == 429:
-            return RateLimited(f"CRM {method} was rate limited", status=429,
-                               retry_after=parse_retry_after(response.headers.get("Retry-After")))
-        if status >= 500:
-            return ServerError(f"CRM {method} failed on the CRM's side", status=status)
-        if 400 <= status < 500:
-            return BadRequest(f"CRM {method} was refused", status=status)
-        return BadPayload(f"CRM {method}: unexpected HTTP status", status=status)
+        message = {429: f"CRM {method} was rate limited"}.get(
+            status, f"CRM {method} failed on the CRM's side" if status >= 500 else f"CRM {method} was refused")
+        return status_error(response, message, unexpected=f"CRM {method}: unexpected HTTP status")
 
     def _api_error(self, method, error):
         code = _to_int(error.get("code"))

@@ -14,15 +14,12 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from connectors.exceptions import (
     BadPayload,
-    BadRequest,
     Forbidden,
     NotFound,
     OAuthError,
-    RateLimited,
-    ServerError,
     Unauthorized,
 )
-from connectors.http import DEFAULT_TIMEOUT, NO_RETRY, RetryPolicy, new_session, parse_retry_after, send
+from connectors.http import DEFAULT_TIMEOUT, NO_RETRY, RetryPolicy, new_session, send, status_error
 from connectors.linkedin.restli import build_query, encode_path_key, restli_list, restli_record
 
 DEFAULT_API_URL = "https://api.linkedin.com"
@@ -322,14 +319,8 @@ class LinkedInClient:
             return Forbidden(message, **kwargs)
         if status == 404:
             return NotFound(message, **kwargs)
-        if status == 429:
-            return RateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
-        if status >= 500:
-            return ServerError(message, **kwargs)
-        if status >= 400:
-            return BadRequest(message, **kwargs)
-        return BadPayload(f"LinkedIn {method} {path}: unexpected HTTP {status} (redirects are not followed)",
-                          status=status)
+        return status_error(response, message, **kwargs,
+                            unexpected=f"LinkedIn {method} {path}: unexpected HTTP {status} (redirects are not followed)")
 
 
 @dataclass(frozen=True)
@@ -497,14 +488,8 @@ class LinkedInOAuth:
         if status in (400, 401):
             reauthorize = (refresh_grant and status == 400) or _grant_is_dead(description)
             return OAuthError(message, reauthorize=reauthorize, **kwargs)
-        if status == 429:
-            return RateLimited(message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs)
-        if status >= 500:
-            return ServerError(message, **kwargs)
-        if status >= 400:
-            return BadRequest(message, **kwargs)
-        return BadPayload(f"LinkedIn OAuth {path}: unexpected HTTP {status} (redirects are not followed)",
-                          status=status)
+        return status_error(response, message, **kwargs,
+                            unexpected=f"LinkedIn OAuth {path}: unexpected HTTP {status} (redirects are not followed)")
 
 
 # Helpers
