@@ -4,9 +4,13 @@ from django.urls import include, path
 
 from leadsync_project.views import healthz
 
+admin.site.site_header = admin.site.site_title = "LeadSync"
+admin.site.index_title = "Leads, integrations and connections"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("linkedin/", include("connectors.urls")),
 ]
 
 if settings.LEADSYNC_SANDBOX:
