@@ -26,6 +26,7 @@ class NoSecretLookupsMixin:
 
 @admin.register(LinkedInConnection)
 class LinkedInConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
+    change_list_template = "admin/connectors/linkedinconnection/change_list.html"
     list_display = (
         "name", "member_name", "status", "token_state", "access_token_expires_at", "refresh_token_expires_at",
         "last_heartbeat_at", "last_heartbeat_ok",
@@ -34,12 +35,13 @@ class LinkedInConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     search_fields = ("name", "member_name", "member_urn", "member_email")
     # Tokens arrive through the OAuth flow or `leadsync linkedin add`; they are never shown or typed here.
     fields = (
-        "name", "member_name", "member_urn", "member_email", "status", "token_state", "scopes",
+        "name", "member_name", "member_urn", "member_email", "status", "token_state", "scopes", "permission_problems",
         "access_token_expires_at", "refresh_token_expires_at", "authorized_at", "last_refreshed_at",
         "last_heartbeat_at", "last_heartbeat_ok", "last_error", "created_at", "updated_at",
     )
     readonly_fields = (
-        "member_name", "member_urn", "member_email", "status", "token_state", "scopes", "access_token_expires_at",
+        "member_name", "member_urn", "member_email", "status", "token_state", "scopes", "permission_problems",
+        "access_token_expires_at",
         "refresh_token_expires_at", "authorized_at", "last_refreshed_at", "last_heartbeat_at", "last_heartbeat_ok",
         "last_error", "created_at", "updated_at",
     )

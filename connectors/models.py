@@ -44,6 +44,13 @@ class LinkedInConnection(models.Model):
     last_heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When the token was last checked.")
     last_heartbeat_ok = models.BooleanField(null=True, help_text="Whether the last check found the token valid.")
     last_error = models.TextField(blank=True, help_text="The last problem with this connection, in plain words.")
+    permission_problems = models.JSONField(
+        default=list, blank=True,
+        help_text="What the granted scopes and roles do not allow, checked at connection and at each heartbeat.",
+    )
+    reauth_notified_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When admins were e-mailed that this connection needs re-authorisation."
+    )
     refreshing_until = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="A worker is renewing the tokens until then."
     )

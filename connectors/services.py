@@ -13,7 +13,7 @@ from django.utils import timezone
 from connectors.crm.client import CrmClient
 from connectors.http import RetryPolicy
 from connectors.exceptions import BadPayload, Forbidden, OAuthError, Unauthorized
-from connectors.linkedin.client import LinkedInClient, LinkedInOAuth, parse_scopes
+from connectors.linkedin.client import LinkedInClient, LinkedInOAuth
 from connectors.linkedin.forms import parse_lead_form, parse_urn, parse_versioned_form_urn
 from connectors.models import (
     CrmConnection,
@@ -24,11 +24,11 @@ from connectors.models import (
     LinkedInEvent,
     LinkedInOwner,
 )
+from connectors.permissions import LEAD_ROLES, permission_problems
+from connectors.schedules import heartbeat_schedule_ensure
 
 logger = logging.getLogger(__name__)
 
-# Roles that may read an organization's lead forms and leads (reference page, "Organizations").
-LEAD_ROLES = ("ADMINISTRATOR", "LEAD_GEN_FORMS_MANAGER")
 ORGANIC_LEAD_TYPES = ["EVENT", "COMPANY", "ORGANIZATION_PRODUCT"]
 
 
@@ -139,20 +139,24 @@ def linkedin_oauth() -> LinkedInOAuth:
 
 
 def linkedin_connection_save_tokens(
-    *, name, access_token, refresh_token=None, expires_in=None, refresh_expires_in=None
+    *, name=None, access_token, refresh_token=None, expires_in=None, refresh_expires_in=None, scopes=None
 ) -> LinkedInConnection:
-    """Store a LinkedIn connection from tokens (the headless alternative to the OAuth flow) after
-    checking them: introspection when the app's credentials are configured (state, expiry, scopes)
-    and the member's userinfo (name). A token LinkedIn refuses raises and changes nothing. An
-    existing NAME gets the new tokens: that is how a connection is re-authorised headlessly."""
+    """Store a LinkedIn connection from tokens after checking them: introspection when the app's
+    credentials are configured (state, expiry, scopes) and the member's userinfo (name). A token
+    LinkedIn refuses raises and changes nothing.
+
+    Which connection gets the tokens: the one called NAME when a name is given (`leadsync linkedin
+    add NAME`: the headless way to re-authorise), else the one of the same LinkedIn member (the
+    OAuth flow: re-connecting a member updates it, never duplicates it), else a new one named
+    after the member."""
     now = timezone.now()
-    scopes, expires_at = [], _seconds_from_now(expires_in, now)
+    granted, expires_at = list(scopes or []), _seconds_from_now(expires_in, now)
     if settings.LINKEDIN_CLIENT_ID and settings.LINKEDIN_CLIENT_SECRET:
         info = linkedin_oauth().introspect(access_token)
         if not info.active or info.status != "active":
             raise Unauthorized(f"LinkedIn says this access token is {info.status or 'not active'}.",
                                reason=info.status if info.status in ("expired", "revoked") else "invalid")
-        scopes = list(info.scopes)
+        granted = list(info.scopes) or granted
         expires_at = expires_at or info.expires_at
     client = LinkedInClient.from_settings(access_token=access_token, retry=retry_policy())
     member = {}
@@ -160,6 +164,13 @@ def linkedin_connection_save_tokens(
         member = client.userinfo()
     except Forbidden:
         pass  # no openid/profile scope: the connection works, it just has no name to show
+    member_urn = f"urn:li:person:{member['sub']}" if member.get("sub") else ""
+    roles = None
+    if "r_organization_admin" in granted:
+        try:
+            roles = [acl.get("role") for acl in client.organization_acls() if acl.get("state", "APPROVED") == "APPROVED"]
+        except Forbidden:
+            roles = None
     defaults = dict(
         access_token=access_token,
         access_token_expires_at=expires_at,
@@ -170,33 +181,57 @@ def linkedin_connection_save_tokens(
         last_error="",
         last_heartbeat_at=now,
         last_heartbeat_ok=True,
+        reauth_notified_at=None,
+        permission_problems=permission_problems(granted, roles=roles),
     )
-    if scopes:
-        defaults["scopes"] = scopes
-    if member.get("sub"):
-        defaults["member_urn"] = f"urn:li:person:{member['sub']}"
+    if granted:
+        defaults["scopes"] = granted
+    if member_urn:
+        defaults["member_urn"] = member_urn
     if member.get("name"):
         defaults["member_name"] = member["name"]
     if member.get("email"):
         defaults["member_email"] = member["email"]
-    connection, _ = LinkedInConnection.objects.update_or_create(name=name, defaults=defaults)
+    with transaction.atomic():
+        if name:
+            connection = LinkedInConnection.objects.filter(name=name).first()
+        else:
+            connection = LinkedInConnection.objects.filter(member_urn=member_urn).first() if member_urn else None
+        if connection is None:
+            connection = LinkedInConnection(name=name or _unique_connection_name(member.get("name") or member_urn or "LinkedIn"))
+        for field, value in defaults.items():
+            setattr(connection, field, value)
+        connection.save()
+        heartbeat_schedule_ensure()
     return connection
 
 
-def linkedin_connection_save_tokenset(*, name, tokens) -> LinkedInConnection:
+def _unique_connection_name(base):
+    name, n = base[:90], 1
+    while LinkedInConnection.objects.filter(name=name).exists():
+        n += 1
+        name = f"{base[:90]} ({n})"
+    return name
+
+
+def linkedin_connection_save_tokenset(*, tokens, name=None) -> LinkedInConnection:
     """Store the tokens of a finished OAuth exchange (see linkedin_connection_save_tokens)."""
     return linkedin_connection_save_tokens(
         name=name, access_token=tokens.access_token, refresh_token=tokens.refresh_token,
-        expires_in=tokens.expires_in, refresh_expires_in=tokens.refresh_token_expires_in,
+        expires_in=tokens.expires_in, refresh_expires_in=tokens.refresh_token_expires_in, scopes=tokens.scopes,
     )
 
 
 def connection_mark_needs_reauth(*, connection: LinkedInConnection, reason: str) -> None:
+    """Flag the connection (its syncs stop cleanly) and e-mail the admins once per incident."""
+    from connectors.notifications import notify_needs_reauth
+
     LinkedInConnection.objects.filter(pk=connection.pk).update(
         status=LinkedInConnection.Status.NEEDS_REAUTH, last_error=reason, updated_at=timezone.now()
     )
     connection.status, connection.last_error = LinkedInConnection.Status.NEEDS_REAUTH, reason
     logger.warning("LinkedIn connection %s needs re-authorisation: %s", connection.name, reason)
+    notify_needs_reauth(connection)
 
 
 REFRESH_LEASE = timedelta(seconds=60)
@@ -256,7 +291,11 @@ def connection_refresh(*, connection: LinkedInConnection, failed_token: str | No
                 if tokens.refresh_token:
                     locked.refresh_token = tokens.refresh_token
                 if tokens.refresh_token_expires_in:
-                    locked.refresh_token_expires_at = _seconds_from_now(tokens.refresh_token_expires_in, now)
+                    # Refreshing never extends a refresh token's life (365 days from consent):
+                    # rounding of `refresh_token_expires_in` must not move it later either.
+                    reported = _seconds_from_now(tokens.refresh_token_expires_in, now)
+                    current = locked.refresh_token_expires_at
+                    locked.refresh_token_expires_at = min(reported, current) if current else reported
                 if tokens.scopes:
                     locked.scopes = list(tokens.scopes)
                 locked.last_refreshed_at = now

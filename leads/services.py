@@ -22,8 +22,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from connectors.crm.client import CrmClient
-from connectors.exceptions import ApiError, BadPayload, HostError, ServerError
-from connectors.services import NeedsReauthorization, crm_client, crm_field_catalogue, linkedin_client
+from connectors.exceptions import ApiError, BadPayload, HostError, ServerError, Unauthorized
+from connectors.permissions import sync_blockers
+from connectors.services import (
+    NeedsReauthorization,
+    connection_mark_needs_reauth,
+    crm_client,
+    crm_field_catalogue,
+    linkedin_client,
+    linkedin_oauth,
+)
 from leads.models import Lead, SyncRun
 from leads.normalize import normalize_response
 from mappings import engine
@@ -173,8 +181,38 @@ def _form_versions_lookup(integration: Integration):
     return lookup
 
 
+class SyncBlocked(Exception):
+    """The sync cannot start: a scope or role it needs is missing (LGF-007)."""
+
+
+def _token_really_dead(connection) -> bool:
+    """A 401 right after a refresh can be LinkedIn's brief 65601 for a fresh token: ask
+    introspection before declaring the connection dead. Without app credentials, trust the 401."""
+    if not (settings.LINKEDIN_CLIENT_ID and settings.LINKEDIN_CLIENT_SECRET):
+        return True
+    try:
+        info = linkedin_oauth().introspect(connection.access_token)
+    except ApiError:
+        return False
+    return not info.active or info.status != "active"
+
+
 def leads_pull(*, integration: Integration, run: SyncRun, lock_token: str, progress=_noop) -> None:
-    """Pull the run's window page by page, committing each page before asking for the next."""
+    """Pull the run's window page by page, committing each page before asking for the next.
+    A token LinkedIn refuses (after the client's refresh-and-retry) flags the connection as
+    needing re-authorisation and raises NeedsReauthorization: the watermark does not move."""
+    connection = integration.form.owner.connection
+    try:
+        _pull(integration=integration, run=run, lock_token=lock_token, progress=progress)
+    except Unauthorized as exc:
+        if _token_really_dead(connection):
+            reason = f"LinkedIn refused the access token during a sync ({exc.message})."
+            connection_mark_needs_reauth(connection=connection, reason=reason)
+            raise NeedsReauthorization(reason) from None
+        raise
+
+
+def _pull(*, integration: Integration, run: SyncRun, lock_token: str, progress=_noop) -> None:
     form = integration.form
     owner = form.owner
     client = linkedin_client(owner.connection)
@@ -241,25 +279,18 @@ class _Pusher:
         # A lead tried before without a known CRM id may have been created by a lost answer:
         # find it by e-mail rather than create it twice.
         uncertain = [l for l in leads if l.pk in objects and not l.crm_id and l.attempts > 1]
-        if uncertain:
-            found = self.client.get_leads_by_email({objects[l.pk]["emailAddress"] for l in uncertain})
-            for lead in uncertain:
-                match = found.get(objects[lead.pk]["emailAddress"]) or found.get(objects[lead.pk]["emailAddress"].lower())
-                if match and match.get("id"):
-                    lead.crm_id = str(match["id"])
+        for lead, crm_id in self._find_by_email(uncertain, objects).items():
+            lead.crm_id = crm_id
         to_update = [l for l in leads if l.pk in objects and l.crm_id]
         to_create = [l for l in leads if l.pk in objects and not l.crm_id]
         duplicates = self._create(to_create, objects, counts)
-        if duplicates:
-            found = self.client.get_leads_by_email({objects[l.pk]["emailAddress"] for l in duplicates})
-            for lead in duplicates:
-                email = objects[lead.pk]["emailAddress"]
-                match = found.get(email) or found.get(email.lower())
-                if match and match.get("id"):
-                    lead.crm_id = str(match["id"])
-                    to_update.append(lead)
-                else:
-                    self._fail(lead, "The CRM reports this e-mail as a duplicate (301) but no lead with it was found.", counts)
+        found = self._find_by_email(duplicates, objects)
+        for lead in duplicates:
+            if lead in found:
+                lead.crm_id = found[lead]
+                to_update.append(lead)
+            else:
+                self._fail(lead, "The CRM reports this e-mail as a duplicate (301) but no lead with it was found.", counts)
         missing = self._update(to_update, objects, counts)
         if missing:
             # updateLeadsV2 said 404: the CRM lead was deleted there; create it again.
@@ -271,6 +302,19 @@ class _Pusher:
             leads, ["field_outcomes", "attempts", "last_attempt_at", "state", "crm_id", "last_error", "synced_at"]
         )
         return counts
+
+    def _find_by_email(self, leads, objects) -> dict:
+        """{lead: CRM id} for the leads whose e-mail the CRM already knows (getLeads by e-mail)."""
+        if not leads:
+            return {}
+        found = self.client.get_leads_by_email({objects[l.pk]["emailAddress"] for l in leads})
+        ids = {}
+        for lead in leads:
+            email = objects[lead.pk]["emailAddress"]
+            match = found.get(email) or found.get(email.lower())
+            if match and match.get("id"):
+                ids[lead] = str(match["id"])
+        return ids
 
     def _fail(self, lead, message, counts):
         lead.state = Lead.State.FAILED
@@ -357,18 +401,25 @@ def integration_sync(*, integration: Integration, trigger=SyncRun.Trigger.SCHEDU
     (LinkedIn needs re-authorisation, an API that stays down) end the run as failed with the
     reason; leads already committed stay, and the watermark does not move past what was pulled."""
     window_start, window_end = sync_window(integration=integration, days=days, since=since)
+    owner = integration.form.owner
+    blockers = sync_blockers(connection=owner.connection, owner=owner,
+                             lead_types=integration.lead_types or integration.form.lead_types)
     token = integration_lock_acquire(integration=integration)
     run = SyncRun.objects.create(
         integration=integration, trigger=trigger, state=SyncRun.State.RUNNING, started_at=timezone.now(),
         window_start=window_start, window_end=window_end,
     )
     try:
+        if blockers:
+            raise SyncBlocked("; ".join(blockers))
         leads_pull(integration=integration, run=run, lock_token=token, progress=progress)
         integration_lock_renew(integration=integration, token=token)
         leads_push(integration=integration, run=run, progress=progress)
         run.state = SyncRun.State.SUCCEEDED
     except NeedsReauthorization as exc:
         run.state, run.error = SyncRun.State.FAILED, f"LinkedIn connection needs re-authorisation: {exc}"
+    except SyncBlocked as exc:
+        run.state, run.error = SyncRun.State.FAILED, f"not started: {exc}"
     except ApiError as exc:
         run.state, run.error = SyncRun.State.FAILED, str(exc)
     except Exception as exc:  # noqa: BLE001 - a run must never stay "running"

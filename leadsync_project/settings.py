@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "connectors.context_processors.leadsync_alerts",
             ],
         },
     },
@@ -197,6 +198,10 @@ LEADSYNC_CRM_BATCH_SIZE = env.int("LEADSYNC_CRM_BATCH_SIZE", default=500)
 LEADSYNC_RETRY_ATTEMPTS = env.int("LEADSYNC_RETRY_ATTEMPTS", default=5)
 LEADSYNC_RETRY_BASE_DELAY = env.float("LEADSYNC_RETRY_BASE_DELAY", default=1.0)
 LEADSYNC_RETRY_MAX_DELAY = env.float("LEADSYNC_RETRY_MAX_DELAY", default=60.0)
+# Warn in the admin this many days before a token that cannot be renewed dies.
+LEADSYNC_REAUTH_WARNING_DAYS = env.int("LEADSYNC_REAUTH_WARNING_DAYS", default=30)
+# The site's public address, for links in e-mails (e.g. https://leadsync.example.com).
+LEADSYNC_SITE_URL = env.str("LEADSYNC_SITE_URL", default="")
 LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS = env.int("LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS", default=24 * 7)
 
 LOGGING = {

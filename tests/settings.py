@@ -20,3 +20,8 @@ CELERY_RESULT_BACKEND = os.environ.get("LEADSYNC_TEST_REDIS_URL", "cache+memory:
 # Retries still happen (the code paths are exercised) but never wait.
 LEADSYNC_RETRY_BASE_DELAY = 0
 LEADSYNC_RETRY_MAX_DELAY = 0
+
+# A file, not SQLite's in-memory shared cache: that cache fails a second writer at once instead of
+# waiting (busy timeout), which is not how the product's SQLite databases behave.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405

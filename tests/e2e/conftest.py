@@ -51,22 +51,29 @@ def crm_account(sandbox):
 
 
 @pytest.fixture
-def linkedin_sandbox(sandbox):
-    """A seeded LinkedIn sandbox; returns a fresh access token of its member."""
-    from sandbox.linkedin import models as li
-
-    call_command("sandbox_seed", "--leads", "120", "--json", stdout=StringIO())
-    return li.AccessToken.objects.filter(revoked_at__isnull=True).order_by("-created").first().token
+def linkedin_tokens(sandbox):
+    """A seeded LinkedIn sandbox; returns the token set it printed for its member."""
+    out = StringIO()
+    call_command("sandbox_seed", "--leads", "120", "--json", stdout=out)
+    return json.loads(out.getvalue())["tokens"]
 
 
 @pytest.fixture
-def event_integration(cli, crm_account, linkedin_sandbox):
+def linkedin_sandbox(linkedin_tokens):
+    """A seeded LinkedIn sandbox; returns a fresh access token of its member."""
+    return linkedin_tokens["access_token"]
+
+
+@pytest.fixture
+def event_integration(cli, crm_account, linkedin_tokens):
     """CRM and LinkedIn connected, discovered, the first event form enabled; returns the Integration."""
     from connectors.models import LeadForm
     from mappings.models import Integration
 
     assert cli("crm", "add", "crm", "--account-id", crm_account["account_id"], "--secret-key", crm_account["secret_key"]).code == 0
-    assert cli("linkedin", "add", "alex", "--access-token", linkedin_sandbox).code == 0
+    t = linkedin_tokens
+    assert cli("linkedin", "add", "alex", "--access-token", t["access_token"], "--refresh-token", t["refresh_token"],
+               "--expires-in", str(t["expires_in"]), "--refresh-expires-in", str(t["refresh_token_expires_in"])).code == 0
     assert cli("discover").code == 0
     form = LeadForm.objects.filter(event__isnull=False).order_by("linkedin_id").first()
     assert cli("enable", form.linkedin_id, "--crm", "crm").code == 0

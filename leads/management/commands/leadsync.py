@@ -195,6 +195,23 @@ class Command(BaseCommand):
             raise CliFailure("No LinkedIn connection yet: connect one in the admin or with `leadsync linkedin add`.")
         return list(qs)
 
+    def cmd_linkedin_heartbeat(self, options):
+        from connectors.heartbeat import connections_heartbeat
+
+        self._linkedin_connections(options.get("name"))  # a clear error for an unknown NAME
+        results = connections_heartbeat(name=options.get("name"))
+        lines = []
+        for r in results:
+            state = "ok" if r["ok"] else "FAILED"
+            lines.append(f"{r['name']}: {state}, {r['status']}, token {r['token']}" + (" (refreshed)" if r["refreshed"] else "")
+                         + (f"; {r['error']}" if r["error"] else ""))
+            lines += [f"  {p}" for p in r["problems"]]
+        stuck = [r["name"] for r in results if r["status"] != LinkedInConnection.Status.ACTIVE]
+        if stuck:
+            raise CliFailure(f"needs re-authorisation: {', '.join(stuck)}. " + " ".join(lines), {"connections": results})
+        self.emit({"ok": True, "connections": results}, text="\n".join(lines))
+        return True
+
     def cmd_discover(self, options):
         results = []
         for connection in self._linkedin_connections(options.get("name")):
