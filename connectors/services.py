@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from connectors.crm.client import CrmClient
 from connectors.http import RetryPolicy
-from connectors.exceptions import BadPayload, Forbidden, OAuthError, Unauthorized
+from connectors.exceptions import ApiError, BadPayload, Forbidden, OAuthError, Unauthorized
 from connectors.linkedin.client import LinkedInClient, LinkedInOAuth
 from connectors.linkedin.forms import parse_lead_form, parse_urn, parse_versioned_form_urn
 from connectors.models import (
@@ -152,18 +152,29 @@ def linkedin_connection_save_tokens(
     now = timezone.now()
     granted, expires_at = list(scopes or []), _seconds_from_now(expires_in, now)
     if settings.LINKEDIN_CLIENT_ID and settings.LINKEDIN_CLIENT_SECRET:
-        info = linkedin_oauth().introspect(access_token)
-        if not info.active or info.status != "active":
-            raise Unauthorized(f"LinkedIn says this access token is {info.status or 'not active'}.",
-                               reason=info.status if info.status in ("expired", "revoked") else "invalid")
-        granted = list(info.scopes) or granted
-        expires_at = expires_at or info.expires_at
+        try:
+            info = linkedin_oauth().introspect(access_token)
+        except (OAuthError, ApiError) as exc:
+            # Introspection is the app's call, not the member's: a server without it, or app
+            # credentials it does not know, say nothing about this token. The member call decides.
+            logger.warning("token introspection unavailable (%s); checking the token with a member call", exc)
+        else:
+            if not info.active or info.status != "active":
+                raise Unauthorized(f"LinkedIn says this access token is {info.status or 'not active'}.",
+                                   reason=info.status if info.status in ("expired", "revoked") else "invalid")
+            granted = list(info.scopes) or granted
+            expires_at = expires_at or info.expires_at
     client = LinkedInClient.from_settings(access_token=access_token, retry=retry_policy())
     member = {}
     try:
-        member = client.userinfo()
+        member = client.userinfo()  # a refused token raises Unauthorized here: nothing is stored
     except Forbidden:
-        pass  # no openid/profile scope: the connection works, it just has no name to show
+        try:
+            me = client.me()  # no openid/profile scope: /v2/me still proves the token
+            member = {"sub": me.get("id"), "name": " ".join(
+                filter(None, [me.get("localizedFirstName"), me.get("localizedLastName")]))}
+        except Forbidden:
+            pass  # neither member call is allowed: the connection works, it has no name to show
     member_urn = f"urn:li:person:{member['sub']}" if member.get("sub") else ""
     roles = None
     if "r_organization_admin" in granted:

@@ -203,3 +203,17 @@ def test_no_token_ever_appears_in_logs_output_or_admin(cli, event_integration, a
     everything = "\n".join(outputs)
     leaked = [s for s in secrets if s in everything]
     assert not leaked
+
+
+def test_linkedin_add_checks_the_token_with_a_member_call_when_introspection_is_unavailable(cli, linkedin_sandbox, settings):
+    settings.LINKEDIN_CLIENT_SECRET = "not-the-app-secret"  # introspection answers 401 now
+    tokens = fresh_token()
+    connection = connect(cli, tokens)
+    assert connection.member_name == "Alex Admin" and connection.status == "active"
+
+
+def test_linkedin_add_refuses_a_bad_token_and_stores_nothing(cli, linkedin_sandbox):
+    result = cli("linkedin", "add", "mallory", "--access-token", "AQV-not-a-real-token", "--json")
+    assert result.code == 1
+    assert "AQV-not-a-real-token" not in result.out + result.err
+    assert not LinkedInConnection.objects.filter(name="mallory").exists()
