@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
 
 from connectors.models import (
@@ -29,25 +29,53 @@ class LinkedInConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     change_list_template = "admin/connectors/linkedinconnection/change_list.html"
     list_display = (
         "name", "member_name", "status", "token_state", "access_token_expires_at", "refresh_token_expires_at",
-        "last_heartbeat_at", "last_heartbeat_ok",
+        "last_heartbeat_at", "last_heartbeat_ok", "discovery_status",
     )
     list_filter = ("status", "last_heartbeat_ok")
+    actions = ["discover_now", "check_tokens_now"]
     search_fields = ("name", "member_name", "member_urn", "member_email")
     # Tokens arrive through the OAuth flow or `leadsync linkedin add`; they are never shown or typed here.
     fields = (
         "name", "member_name", "member_urn", "member_email", "status", "token_state", "scopes", "permission_problems",
         "access_token_expires_at", "refresh_token_expires_at", "authorized_at", "last_refreshed_at",
-        "last_heartbeat_at", "last_heartbeat_ok", "last_error", "created_at", "updated_at",
+        "last_heartbeat_at", "last_heartbeat_ok", "last_error", "discovery_status", "discovered_at",
+        "created_at", "updated_at",
     )
     readonly_fields = (
         "member_name", "member_urn", "member_email", "status", "token_state", "scopes", "permission_problems",
         "access_token_expires_at",
         "refresh_token_expires_at", "authorized_at", "last_refreshed_at", "last_heartbeat_at", "last_heartbeat_ok",
-        "last_error", "created_at", "updated_at",
+        "last_error", "discovery_status", "discovered_at", "created_at", "updated_at",
     )
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("access_token", "refresh_token")
+
+    @admin.action(description="Discover organizations, events and forms now", permissions=["change"])
+    def discover_now(self, request, queryset):
+        from django.db import transaction
+
+        from connectors import tasks
+
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            for pk in ids:
+                transaction.on_commit(lambda pk=pk: tasks.discover.delay(pk))
+        except Exception as exc:  # noqa: BLE001 - the broker's many failure types
+            self.message_user(request, f"Could not queue discovery: {type(exc).__name__}. Is the broker running?",
+                              messages.ERROR)
+            return
+        self.message_user(request, f"Discovery queued for {len(ids)} connection(s); its progress shows in the list.")
+
+    @admin.action(description="Check the tokens now (heartbeat)", permissions=["change"])
+    def check_tokens_now(self, request, queryset):
+        from connectors.heartbeat import connection_heartbeat
+
+        for connection in queryset:
+            result = connection_heartbeat(connection=connection)
+            level = messages.SUCCESS if result["ok"] else messages.ERROR
+            self.message_user(request, f"{connection}: {'OK' if result['ok'] else result['error']}; token {result['token']}"
+                              + (" (refreshed)" if result["refreshed"] else ""), level)
 
     def has_add_permission(self, request):
         return False

@@ -48,6 +48,10 @@ class LinkedInConnection(models.Model):
         default=list, blank=True,
         help_text="What the granted scopes and roles do not allow, checked at connection and at each heartbeat.",
     )
+    discovery_status = models.CharField(
+        max_length=255, blank=True, help_text="Progress or outcome of the last discovery of organizations, events and forms."
+    )
+    discovered_at = models.DateTimeField(null=True, blank=True, help_text="When discovery last finished.")
     reauth_notified_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When admins were e-mailed that this connection needs re-authorisation."
     )

@@ -499,6 +499,27 @@ def linkedin_discover(*, connection: LinkedInConnection, progress=None) -> dict:
     }
 
 
+def discovery_run(*, connection: LinkedInConnection, progress=None) -> dict:
+    """linkedin_discover with its progress and outcome kept on the connection, for the admin."""
+    def report(stage, done, total):
+        status = f"running: {stage} {done}" + (f"/{total}" if total is not None else "")
+        LinkedInConnection.objects.filter(pk=connection.pk).update(discovery_status=status[:255])
+        if progress:
+            progress(stage, done, total)
+
+    try:
+        summary = linkedin_discover(connection=connection, progress=report)
+    except (ApiError, NeedsReauthorization) as exc:
+        LinkedInConnection.objects.filter(pk=connection.pk).update(discovery_status=f"failed: {exc}"[:255])
+        raise
+    outcome = (f"found {summary['organizations']} organizations, {summary['ad_accounts']} ad accounts, "
+               f"{summary['events']} events, {summary['forms']} forms")
+    if summary["warnings"]:
+        outcome += f" ({len(summary['warnings'])} warnings)"
+    LinkedInConnection.objects.filter(pk=connection.pk).update(discovery_status=outcome[:255], discovered_at=timezone.now())
+    return summary
+
+
 def linkedin_form_version(form: LeadForm, version: int | None):
     """The stored definition of `version` of `form`, else the newest one (None if none)."""
     versions = {v.version: v.definition for v in form.versions.all()}

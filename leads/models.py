@@ -103,3 +103,45 @@ class SyncRun(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class LeadNotification(models.Model):
+    """One LinkedIn lead notification (webhook) as it arrived, and what became of it. Unique on
+    the lead and the action, so a notification LinkedIn delivers twice is processed once."""
+
+    class Action(models.TextChoices):
+        CREATED = "CREATED", "Created"
+        DELETED = "DELETED", "Deleted"
+
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    lead_urn = models.CharField("lead URN", max_length=250, help_text="urn:li:leadGenFormResponse:…")
+    lead_id = models.CharField("LinkedIn response ID", max_length=200, help_text="The id part of the lead URN.")
+    action = models.CharField(max_length=10, choices=Action.choices, help_text="What happened to the lead on LinkedIn.")
+    form_id = models.CharField("LinkedIn form ID", max_length=40, blank=True, db_index=True)
+    lead_type = models.CharField(max_length=30, blank=True)
+    owner_urn = models.CharField(
+        "owner URN", max_length=100, blank=True, help_text="The organization or ad account that owns the form."
+    )
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text="When it happened, according to LinkedIn.")
+    payload = models.JSONField(help_text="The notification exactly as LinkedIn sent it.")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.RECEIVED, db_index=True)
+    error = models.TextField(
+        blank=True, help_text="Why it failed or was ignored, or what is left for the next sync to do."
+    )
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "lead notification"
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["lead_id", "action"], name="one_notification_per_lead_action")
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.lead_id}"

@@ -32,7 +32,7 @@ from connectors.services import (
     linkedin_client,
     linkedin_oauth,
 )
-from leads.models import Lead, SyncRun
+from leads.models import Lead, LeadNotification, SyncRun
 from leads.normalize import normalize_response
 from mappings import engine
 from mappings.models import Integration
@@ -158,6 +158,14 @@ def leads_store_page(*, integration: Integration, elements: list, form_versions)
             continue
         rows.append(_lead_row(integration, element, normalized))
     if rows:
+        ids = [r.linkedin_id for r in rows]
+        # A lead LinkedIn told us was deleted is never stored again, even if a page fetched before
+        # the deletion arrives after it.
+        deleted = set(LeadNotification.objects.filter(lead_id__in=ids, action=LeadNotification.Action.DELETED)
+                      .values_list("lead_id", flat=True))
+        if deleted:
+            counts["skipped"] += len(deleted)
+            rows = [r for r in rows if r.linkedin_id not in deleted]
         with transaction.atomic():
             known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).values_list("linkedin_id", flat=True))
             fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
@@ -434,13 +442,16 @@ def integration_sync(*, integration: Integration, trigger=SyncRun.Trigger.SCHEDU
     return run
 
 
-def leads_retry_failed(*, integration: Integration, progress=_noop) -> SyncRun:
-    """Push the integration's failed leads again (after a fix of the mapping or the data)."""
+def leads_retry_failed(*, integration: Integration, lead_ids=None, progress=_noop) -> SyncRun:
+    """Push the integration's failed leads (or only those of `lead_ids`) again, after a fix of the
+    mapping or the data. Leads that are not failed are left alone."""
     token = integration_lock_acquire(integration=integration)
     run = SyncRun.objects.create(integration=integration, trigger=SyncRun.Trigger.RETRY,
                                  state=SyncRun.State.RUNNING, started_at=timezone.now())
     try:
         failed = integration.leads.filter(state=Lead.State.FAILED)
+        if lead_ids is not None:
+            failed = failed.filter(pk__in=lead_ids)
         ids = list(failed.values_list("pk", flat=True))
         failed.update(state=Lead.State.PENDING)
         leads_push(integration=integration, leads_qs=Lead.objects.filter(pk__in=ids), run=run, progress=progress)

@@ -4,7 +4,8 @@ import logging
 
 from celery import shared_task
 
-from leads import services
+from leads import services, webhooks
+from leads.models import LeadNotification
 from mappings.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -12,10 +13,12 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="leads.sync_integration", acks_late=True, ignore_result=False)
 def sync_integration(integration_id, trigger="schedule", days=None):
-    """Pull and push one integration. Does nothing for an integration that is gone or not active,
-    or while another sync holds it (the next tick picks the work up: the window overlaps)."""
+    """Pull and push one integration. Does nothing for an integration that is gone or not active
+    (a manual run also takes a paused one), or while another sync holds it (the next tick picks
+    the work up: the window overlaps)."""
+    states = [Integration.State.ACTIVE] + ([Integration.State.PAUSED] if trigger != "schedule" else [])
     integration = Integration.objects.select_related("form__owner__connection", "crm_connection").filter(
-        pk=integration_id, state=Integration.State.ACTIVE
+        pk=integration_id, state__in=states
     ).first()
     if integration is None:
         return {"integration": integration_id, "state": "inactive"}
@@ -25,3 +28,33 @@ def sync_integration(integration_id, trigger="schedule", days=None):
         logger.info("integration %s: a sync is already running; this tick does nothing", integration_id)
         return {"integration": integration_id, "state": "busy"}
     return {"integration": integration_id, "run": run.pk, "state": run.state, "error": run.error}
+
+
+@shared_task(name="leads.retry_failed", acks_late=True)
+def retry_failed(integration_id, lead_ids=None):
+    """Push an integration's failed leads (or those of `lead_ids`) again (the admin's retry actions)."""
+    integration = Integration.objects.filter(pk=integration_id).exclude(state=Integration.State.TORN_DOWN).first()
+    if integration is None:
+        return {"integration": integration_id, "state": "inactive"}
+    try:
+        run = services.leads_retry_failed(integration=integration, lead_ids=lead_ids)
+    except services.SyncBusy:
+        return {"integration": integration_id, "state": "busy"}
+    return {"integration": integration_id, "run": run.pk, "state": run.state, "error": run.error}
+
+
+@shared_task(name="leads.process_lead_notification", bind=True, acks_late=True, max_retries=8)
+def process_lead_notification(self, notification_id):
+    """Act on one stored LinkedIn lead notification (webhooks.notification_process). Safe to run
+    twice: a notification already processed or ignored is left alone. A deletion that has to wait
+    for a running sync is retried after 1, 2, 4 … 60 minutes (about 3 hours in all, far longer
+    than a sync); the last attempt marks it failed instead."""
+    notification = LeadNotification.objects.filter(pk=notification_id).first()
+    if notification is None:
+        return {"notification": notification_id, "state": "gone"}
+    try:
+        webhooks.notification_process(notification=notification,
+                                      final_attempt=self.request.retries >= self.max_retries)
+    except webhooks.NotificationDeferred as exc:
+        raise self.retry(exc=exc, countdown=min(60 * 2 ** self.request.retries, 3600)) from None
+    return {"notification": notification_id, "state": notification.state, "error": notification.error}

@@ -204,6 +204,13 @@ LEADSYNC_REAUTH_WARNING_DAYS = env.int("LEADSYNC_REAUTH_WARNING_DAYS", default=3
 LEADSYNC_SITE_URL = env.str("LEADSYNC_SITE_URL", default="")
 LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS = env.int("LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS", default=24 * 7)
 
+# --- Lead notifications (webhooks) ---------------------------------------------------------------
+# The public https URL of /linkedin/webhook/ that LinkedIn calls (e.g.
+# https://leadsync.example.com/linkedin/webhook/). Empty: no subscriptions, the schedule polls only.
+LEADSYNC_WEBHOOK_URL = env.str("LEADSYNC_WEBHOOK_URL", default="")
+# Honour a LinkedIn DELETED notification in the CRM too (deleteLeads), not only in LeadSync.
+LEADSYNC_DELETE_CRM_LEADS = env.bool("LEADSYNC_DELETE_CRM_LEADS", default=False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from leads.views import linkedin_webhook
 from leadsync_project.views import healthz
 
 admin.site.site_header = admin.site.site_title = "LeadSync"
@@ -10,6 +11,7 @@ admin.site.index_title = "Leads, integrations and connections"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("linkedin/webhook/", linkedin_webhook, name="linkedin_webhook"),
     path("linkedin/", include("connectors.urls")),
 ]
 

@@ -1,24 +1,9 @@
+"""The field mapping list. The Integration admin (with its sync, retry, teardown and recreate
+actions) is in leads/admin.py: those actions use the lead pipeline, a layer above this app."""
+
 from django.contrib import admin
 
-from mappings.models import FieldMapping, Integration
-
-
-class FieldMappingInline(admin.TabularInline):
-    model = FieldMapping
-    fields = ("position", "source_kind", "source_key", "source_label", "crm_field", "transform", "enabled")
-    extra = 0
-
-
-@admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
-    list_display = (
-        "__str__", "form", "crm_connection", "state", "sync_every_minutes", "watermark", "last_sync_at",
-    )
-    list_filter = ("state", "crm_connection")
-    search_fields = ("name", "form__name", "form__linkedin_id")
-    list_select_related = ("form", "crm_connection")
-    readonly_fields = ("periodic_task", "watermark", "webhook_subscriptions", "last_sync_at", "torn_down_at")
-    inlines = [FieldMappingInline]
+from mappings.models import FieldMapping
 
 
 @admin.register(FieldMapping)

@@ -1,15 +1,20 @@
 """Creating, scheduling and changing integrations and their mappings."""
 
 import json
+import logging
 
 from django.conf import settings
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from connectors.exceptions import ApiError
 from connectors.models import CrmConnection, LeadForm
 from connectors.services import crm_client, crm_field_catalogue, crm_fields_load
+from connectors.subscriptions import lead_notifications_subscribe, lead_notifications_unsubscribe
 from mappings import engine
 from mappings.models import FieldMapping, Integration
+
+logger = logging.getLogger(__name__)
 
 SYNC_TASK = "leads.sync_integration"
 
@@ -56,8 +61,13 @@ def integration_enable(
     if create_fields:  # HTTP: never inside the transaction below
         crm_fields_create_for_form(crm_connection=crm_connection, definition=definition)
     with transaction.atomic():
-        return _integration_create(form=form, crm_connection=crm_connection, definition=definition, every=every,
-                                   include_test_leads=include_test_leads)
+        integration = _integration_create(form=form, crm_connection=crm_connection, definition=definition,
+                                          every=every, include_test_leads=include_test_leads)
+    try:  # HTTP again, after the commit; polling covers every lead if this fails
+        integration_subscribe(integration=integration)
+    except ApiError as exc:
+        logger.warning("%s: lead notifications not subscribed (%s); the schedule pulls every lead", integration, exc)
+    return integration
 
 
 def _integration_create(*, form, crm_connection, definition, every, include_test_leads):
@@ -99,5 +109,65 @@ def integration_schedule(*, integration: Integration) -> PeriodicTask:
     return task
 
 
-def integration_mappings(integration: Integration) -> list[FieldMapping]:
-    return list(integration.mappings.order_by("position", "pk"))
+def integration_unschedule(*, integration: Integration) -> None:
+    """Remove the beat entry: a torn-down integration is never run by beat again."""
+    task_id = integration.periodic_task_id
+    if task_id:
+        Integration.objects.filter(pk=integration.pk).update(periodic_task=None)
+        integration.periodic_task = None
+        PeriodicTask.objects.filter(pk=task_id).delete()
+
+
+def integration_mappings_complete(*, integration: Integration) -> int:
+    """Add a mapping row for every source of the newest form version that has none yet (a form
+    edited since the integration was made), auto-mapped like at enable; existing rows, and the
+    admins' changes to them, are kept. Returns how many rows were added."""
+    definition = form_definition(integration.form)
+    if definition is None:
+        return 0
+    existing = set(integration.mappings.values_list("source_kind", "source_key"))
+    rows = [r for r in engine.auto_map(definition, crm_field_catalogue(integration.crm_connection))
+            if (r["source_kind"], r["source_key"]) not in existing]
+    taken = set(integration.mappings.exclude(crm_field="").values_list("crm_field", flat=True))
+    start = (integration.mappings.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+    FieldMapping.objects.bulk_create(
+        FieldMapping(
+            integration=integration, position=start + i, source_kind=row["source_kind"], source_key=row["source_key"],
+            source_label=row.get("source_label", "")[:500],
+            crm_field="" if row.get("crm_field") in taken else (row.get("crm_field") or ""),
+            transform=row.get("transform") or "none", enabled=row.get("enabled", True),
+        )
+        for i, row in enumerate(rows)
+    )
+    return len(rows)
+
+
+def integration_subscribe(*, integration: Integration) -> list[str]:
+    """Subscribe LinkedIn lead notifications for the integration's form when the site has a public
+    webhook URL (LEADSYNC_WEBHOOK_URL); without one LeadSync polls on the schedule only."""
+    if not settings.LEADSYNC_WEBHOOK_URL:
+        return []
+    ids = lead_notifications_subscribe(form=integration.form, webhook_url=settings.LEADSYNC_WEBHOOK_URL)
+    Integration.objects.filter(pk=integration.pk).update(webhook_subscriptions=ids)
+    integration.webhook_subscriptions = ids
+    return ids
+
+
+def integration_unsubscribe(*, integration: Integration) -> list[str]:
+    """Delete the integration's subscriptions; returns warnings (LinkedIn unreachable: the ids are
+    kept on the integration so a later teardown can finish the job). Subscriptions are per owner:
+    one that another live integration still lists is kept for it."""
+    ids = list(integration.webhook_subscriptions or [])
+    if not ids:
+        return []
+    shared = {str(i) for other in Integration.objects.exclude(pk=integration.pk).exclude(state=Integration.State.TORN_DOWN)
+              .values_list("webhook_subscriptions", flat=True) for i in (other or [])}
+    try:
+        lead_notifications_unsubscribe(connection=integration.form.owner.connection,
+                                       ids=[i for i in ids if str(i) not in shared])
+    except ApiError as exc:
+        return [f"LinkedIn lead notification subscriptions {', '.join(map(str, ids))} could not be deleted "
+                f"({exc}); run teardown again to retry."]
+    Integration.objects.filter(pk=integration.pk).update(webhook_subscriptions=[])
+    integration.webhook_subscriptions = []
+    return []

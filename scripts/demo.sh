@@ -48,7 +48,7 @@ if ! DJANGO_SUPERUSER_PASSWORD="$ADMIN_PASSWORD" manage createsuperuser --noinpu
 fi
 
 LOG=$(mktemp /tmp/leadsync-demo-server.XXXXXX.log)
-manage runserver "127.0.0.1:$PORT" --noreload >"$LOG" 2>&1 &
+"$PY" manage.py runserver "127.0.0.1:$PORT" --noreload >"$LOG" 2>&1 &  # not through manage(): $! must be the server
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 150); do

@@ -5,7 +5,7 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 CRM_ACCOUNT, CRM_SECRET = "E2E-ACCOUNT", "e2e-secret-key-123"
 
@@ -27,6 +27,9 @@ def run_cli(*args):
         call_command("leadsync", *args, stdout=out, stderr=err)
     except SystemExit as exc:
         code = exc.code
+    except CommandError as exc:  # what manage.py turns into its exit code (2: bad usage)
+        code = exc.returncode
+        err.write(str(exc))
     return CliResult(code, out.getvalue(), err.getvalue())
 
 

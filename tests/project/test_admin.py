@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from leads.models import LeadNotification
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -27,6 +28,10 @@ def populate(n):
         factories.lead(integ)
         factories.lead(integ, state="failed", last_error="CRM said no")
         factories.sync_run(integ)
+        LeadNotification.objects.create(
+            lead_urn=f"urn:li:leadGenFormResponse:n-{integ.pk}", lead_id=f"n-{integ.pk}", action="CREATED",
+            form_id=form.linkedin_id, lead_type="EVENT", payload={"type": "LEAD_ACTION"},
+        )
 
 
 def product_models():

@@ -44,8 +44,8 @@ SUBCOMMANDS = {
     "enable": ("create the integration for a form, auto-map its fields, schedule it", 3),
     "sync": ("pull and push now, in this process", 3),
     "retry-failed": ("push failed leads again", 3),
-    "teardown": ("stop the schedule, delete webhook subscriptions, keep (or purge) the data", None),
-    "recreate": ("rebuild a torn-down integration from its saved mapping", None),
+    "teardown": ("stop the schedule, delete webhook subscriptions, keep (or purge) the data", 3),
+    "recreate": ("rebuild a torn-down integration from its saved mapping", 3),
     "status": ("connections with token state, integrations, lead counts", 2),
     "demo": ("the offline end-to-end demonstration on the sandbox", 3),
     "signoff": ("LinkedIn's sign-off checklist, line by line, with evidence", None),
@@ -216,7 +216,7 @@ class Command(BaseCommand):
         results = []
         for connection in self._linkedin_connections(options.get("name")):
             self.progress(f"discovering for {connection.name}", 0, None)
-            summary = connector_services.linkedin_discover(connection=connection, progress=self.progress)
+            summary = connector_services.discovery_run(connection=connection, progress=self.progress)
             results.append({"connection": connection.name, **summary})
         forms = (LeadForm.objects.filter(owner__connection__name__in=[r["connection"] for r in results])
                  .select_related("owner", "event").prefetch_related("versions").order_by("owner__name", "name"))
@@ -338,6 +338,37 @@ class Command(BaseCommand):
         if not ok:
             raise CliFailure("the demo sync failed: " + "; ".join(i["error"] for i in summary["integrations"] if i["error"]), summary)
         self.emit({"ok": True, **summary}, text="\n".join(lines))
+        return True
+
+    def cmd_teardown(self, options):
+        from leads.lifecycle import integration_teardown
+
+        form = self._form(options["form_id"])
+        integration = (Integration.objects.filter(form=form).exclude(state=Integration.State.TORN_DOWN).first()
+                       or Integration.objects.filter(form=form).order_by("-torn_down_at", "-pk").first())
+        if integration is None:
+            raise CommandError(f"Form {form.linkedin_id} has no integration to tear down.", returncode=2)
+        result = integration_teardown(integration=integration, purge=options["purge"])
+        text = f"Integration of form {form.linkedin_id} ({form}) torn down: schedule removed"
+        text += ", lead notifications unsubscribed" if not result["warnings"] else ""
+        if result["purged"]:
+            text += f"; purged {result['purged']['leads']} leads and {result['purged']['runs']} runs"
+        else:
+            text += f"; {integration.leads.count()} stored leads kept"
+        text += "".join(f"\nwarning: {w}" for w in result["warnings"])
+        self.emit({"ok": True, **result}, text=text + ". `leadsync recreate` brings it back.")
+        return True
+
+    def cmd_recreate(self, options):
+        from leads.lifecycle import integration_recreate
+
+        form = self._form(options["form_id"])
+        result = integration_recreate(form=form)
+        text = (f"Integration of form {form.linkedin_id} ({form}) recreated from its saved mapping "
+                f"({result['mappings_added']} new sources mapped), {result['leads_kept']} stored leads kept; "
+                f"the next sync resumes from {result['watermark'] or 'the start'}.")
+        text += "".join(f"\nwarning: {w}" for w in result["warnings"])
+        self.emit({"ok": True, **result}, text=text)
         return True
 
     def _report_runs(self, runs):

@@ -1,0 +1,318 @@
+"""LinkedIn lead notifications (webhooks): answering the challenge, checking signatures, storing
+each notification once, and acting on it.
+
+The web view only checks, stores and queues (LinkedIn wants an answer within 3 seconds); the
+work happens in `notification_process`, run by a Celery task. What it relies on:
+- a notification is unique on (lead id, action), so one LinkedIn delivers twice is acted on once,
+  and acting on it twice by accident is harmless too: leads are unique on the LinkedIn response
+  id and only pending leads are pushed, under the integration's lock;
+- a webhook is a shortcut, never the only path: a lead whose notification was lost, ignored or
+  left pending behind a running sync is still picked up by the scheduled pull;
+- a DELETED lead loses its personal data in LeadSync at once and, with
+  LEADSYNC_DELETE_CRM_LEADS, its CRM record too.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime, timezone as dt_timezone
+
+from django.conf import settings
+from django.utils import timezone
+
+from connectors.crm.client import CrmClient
+from connectors.exceptions import ApiError, BadPayload, NotFound
+from connectors.linkedin.forms import owner_urn, parse_urn, parse_versioned_form_urn
+from connectors.services import NeedsReauthorization, crm_client, linkedin_client
+from leads.models import Lead, LeadNotification, SyncRun
+from leads.services import (
+    SyncBusy,
+    _form_versions_lookup,
+    integration_lock_acquire,
+    integration_lock_release,
+    leads_push,
+    leads_store_page,
+)
+from mappings.models import Integration
+
+logger = logging.getLogger(__name__)
+
+# ../shared/reference/linkedin-api.md, "Lead notifications (webhooks)".
+SIGNATURE_PREFIX = "hmacsha256="
+LEAD_URN_TYPE = "leadGenFormResponse"
+# What a deleted lead keeps: enough to recognise it, nothing about the person.
+DELETED_FIELDS = ("raw", "answers", "email", "field_outcomes", "submitter_urn", "last_error")
+# Field lengths of LeadNotification: a longer value is not a LinkedIn notification.
+MAX_LENGTHS = {"lead_urn": 250, "lead_id": 200, "form_id": 40, "lead_type": 30, "owner_urn": 100}
+
+
+class InvalidNotification(ValueError):
+    """The body is not a lead notification; the message says what is wrong (safe to return)."""
+
+
+class NotificationDeferred(Exception):
+    """A DELETED lead may be in a batch that a running sync holds in memory: its personal data is
+    already gone, but the deletion must be applied again once the sync ends. Retry later."""
+
+
+# --- what the view needs ---------------------------------------------------------------------------
+
+def _hmac_hex(message: bytes) -> str:
+    key = settings.LINKEDIN_CLIENT_SECRET.encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def challenge_response(code: str) -> str:
+    """LinkedIn's webhook validation: the hex HMAC-SHA256 of `challengeCode`, keyed with the app's
+    client secret. LinkedIn re-validates every 2 hours and blocks the URL after 3 failures."""
+    return _hmac_hex(code.encode("utf-8"))
+
+
+def signature_valid(raw_body: bytes, header: str | None) -> bool:
+    """Whether `X-LI-Signature` signs `raw_body` with the client secret.
+
+    LinkedIn's wording admits two readings, hex(HMAC("hmacsha256=" + body)) and
+    "hmacsha256=" + hex(HMAC(body)), and the sandbox sends plain hex(HMAC(body)): any of the three
+    is accepted. Every candidate is compared in constant time, so timing tells nothing about
+    which one came close. Without a client secret nothing is valid."""
+    if not header or not settings.LINKEDIN_CLIENT_SECRET:
+        return False
+    digest = _hmac_hex(raw_body)
+    candidates = (
+        _hmac_hex(SIGNATURE_PREFIX.encode("ascii") + raw_body),
+        SIGNATURE_PREFIX + digest,
+        digest,
+    )
+    given = header.strip().lower().encode("utf-8")
+    matches = [hmac.compare_digest(given, candidate.encode("ascii")) for candidate in candidates]
+    return any(matches)
+
+
+def _notification_fields(raw_body: bytes) -> dict:
+    """The LeadNotification fields of a body, or InvalidNotification saying what is wrong."""
+    try:
+        payload = json.loads(raw_body)
+    except ValueError:
+        raise InvalidNotification("The body is not JSON.") from None
+    if not isinstance(payload, dict):
+        raise InvalidNotification("The body is not a JSON object.")
+    if payload.get("type") != "LEAD_ACTION":
+        raise InvalidNotification(f"type must be LEAD_ACTION, got {payload.get('type')!r:.40}.")
+    action = payload.get("leadAction")
+    if action not in LeadNotification.Action.values:
+        raise InvalidNotification(f"leadAction must be CREATED or DELETED, got {action!r:.40}.")
+    lead_urn = payload.get("leadGenFormResponse")
+    try:
+        kind, lead_id = parse_urn(lead_urn)
+        form_id, _version = parse_versioned_form_urn(payload.get("leadGenForm"))
+        owner = owner_urn(payload.get("owner"))
+    except BadPayload as exc:
+        raise InvalidNotification(f"{exc.message}.") from None
+    if kind != LEAD_URN_TYPE:
+        raise InvalidNotification(f"leadGenFormResponse must be a {LEAD_URN_TYPE} URN, got {lead_urn!r:.80}.")
+    lead_type = payload.get("leadType")
+    if not isinstance(lead_type, str) or not lead_type:
+        raise InvalidNotification("leadType is missing.")
+    occurred = payload.get("occurredAt")
+    if occurred is not None and (isinstance(occurred, bool) or not isinstance(occurred, int)):
+        raise InvalidNotification("occurredAt must be epoch milliseconds.")
+    try:
+        occurred_at = datetime.fromtimestamp(occurred / 1000, tz=dt_timezone.utc) if occurred is not None else None
+    except (OverflowError, OSError, ValueError):
+        raise InvalidNotification("occurredAt is out of range.") from None
+    fields = {"lead_urn": lead_urn.strip(), "lead_id": lead_id, "action": action, "form_id": form_id,
+              "lead_type": lead_type, "owner_urn": owner or "", "occurred_at": occurred_at, "payload": payload}
+    for name, limit in MAX_LENGTHS.items():
+        if len(fields[name]) > limit:
+            raise InvalidNotification(f"{name} is longer than {limit} characters.")
+    return fields
+
+
+def notification_receive(raw_body: bytes) -> tuple[LeadNotification, bool]:
+    """Store a (signature-checked) notification unless it is already known. Returns the row and
+    whether it is new; a duplicate returns the existing row untouched. A body that is not a lead
+    notification raises InvalidNotification and stores nothing."""
+    fields = _notification_fields(raw_body)
+    notification, created = LeadNotification.objects.get_or_create(
+        lead_id=fields.pop("lead_id"), action=fields.pop("action"), defaults=fields
+    )
+    logger.info("LinkedIn lead notification %s %s of form %s: %s", notification.action, notification.lead_id,
+                notification.form_id, "new" if created else "duplicate")
+    return notification, created
+
+
+# --- acting on a notification -------------------------------------------------------------------------
+
+def notification_process(*, notification: LeadNotification, final_attempt: bool = True) -> LeadNotification:
+    """Act on a stored notification and record the outcome on it (state, error, processed_at).
+
+    CREATED: fetch the lead for the active integration of its form, store it, and push it unless a
+    sync holds the integration (then the lead stays pending for that sync or the next one).
+    DELETED: scrub the lead's personal data, mark it deleted and, with LEADSYNC_DELETE_CRM_LEADS,
+    delete its CRM record unless another live lead shares it.
+
+    A notification already processed or ignored is left alone. LinkedIn and CRM failures end in
+    state failed with their (token-free) message. When a DELETED lead may be inside a running
+    sync's push, NotificationDeferred is raised for a later retry, or with `final_attempt` the
+    notification fails and says so."""
+    if notification.state in (LeadNotification.State.PROCESSED, LeadNotification.State.IGNORED):
+        return notification
+    try:
+        if notification.action == LeadNotification.Action.CREATED:
+            state, note = _created(notification)
+        else:
+            state, note = _deleted(notification)
+    except NotificationDeferred as exc:
+        if not final_attempt:
+            _record(notification, LeadNotification.State.RECEIVED, str(exc), done=False)
+            raise
+        state, note = LeadNotification.State.FAILED, f"{exc} It did not end in time: process this notification again."
+    except NeedsReauthorization as exc:
+        state, note = LeadNotification.State.FAILED, f"LinkedIn connection needs re-authorisation: {exc}"
+    except ApiError as exc:
+        state, note = LeadNotification.State.FAILED, str(exc)
+    except Exception as exc:
+        logger.exception("lead notification %s crashed", notification.pk)
+        _record(notification, LeadNotification.State.FAILED, f"internal error: {type(exc).__name__}: {exc}")
+        raise
+    return _record(notification, state, note)
+
+
+def _record(notification, state, note, *, done=True):
+    notification.state, notification.error = state, note
+    notification.processed_at = timezone.now() if done else None
+    notification.save(update_fields=["state", "error", "processed_at"])
+    return notification
+
+
+def _integrations_for(notification) -> list[Integration]:
+    candidates = Integration.objects.filter(
+        state=Integration.State.ACTIVE, form__linkedin_id=notification.form_id
+    ).select_related("form__owner__connection", "crm_connection").order_by("pk")
+    return [i for i in candidates if not i.lead_types or notification.lead_type in i.lead_types]
+
+
+def _created(notification) -> tuple[str, str]:
+    if LeadNotification.objects.filter(lead_id=notification.lead_id, action=LeadNotification.Action.DELETED).exists():
+        return LeadNotification.State.IGNORED, "LinkedIn has reported this lead deleted."
+    integrations = _integrations_for(notification)
+    if not integrations:
+        return LeadNotification.State.IGNORED, (
+            f"No active integration for form {notification.form_id} and lead type {notification.lead_type}."
+        )
+    lead = Lead.objects.filter(linkedin_id=notification.lead_id).select_related("integration").first()
+    counts = {"pulled": 0, "new": 0}
+    if lead is None:
+        integration = integrations[0]
+        try:
+            element = linkedin_client(integration.form.owner.connection).lead_form_response(notification.lead_id)
+        except NotFound:
+            if LeadNotification.objects.filter(lead_id=notification.lead_id, action=LeadNotification.Action.DELETED).exists():
+                return LeadNotification.State.IGNORED, "LinkedIn deleted this lead before it was fetched."
+            raise
+        counts = leads_store_page(integration=integration, elements=[element],
+                                  form_versions=_form_versions_lookup(integration))
+        if counts["malformed"]:
+            return LeadNotification.State.FAILED, (
+                "LinkedIn's answer for this lead could not be read (see the worker log); the next sync tries again."
+            )
+        lead = Lead.objects.filter(linkedin_id__in={notification.lead_id, str(element.get("id"))}).select_related(
+            "integration").first()
+        if lead is None:
+            return LeadNotification.State.IGNORED, "LinkedIn returned a lead of another form."
+        # A DELETED that was processed while this lead was being fetched found nothing to delete.
+        if LeadNotification.objects.filter(lead_id=notification.lead_id, action=LeadNotification.Action.DELETED).exists():
+            _lead_scrub(lead)
+            return LeadNotification.State.IGNORED, "LinkedIn has reported this lead deleted."
+    if lead.state == Lead.State.SYNCED:
+        return LeadNotification.State.PROCESSED, ""
+    if lead.state != Lead.State.PENDING:
+        reason = f" ({lead.last_error})" if lead.last_error else ""
+        return LeadNotification.State.PROCESSED, f"Not pushed: the lead is {lead.get_state_display().lower()}{reason}."
+    if lead.integration_id not in {i.pk for i in integrations}:
+        return LeadNotification.State.PROCESSED, f"Not pushed: the lead belongs to {lead.integration}, which is not active."
+    return _push(lead, pulled=counts["pulled"], new=counts["new"])
+
+
+def _push(lead, *, pulled: int, new: int) -> tuple[str, str]:
+    """Push one pending lead under the integration's lock, recorded as a webhook sync run."""
+    integration = lead.integration
+    try:
+        token = integration_lock_acquire(integration=integration)
+    except SyncBusy:
+        return LeadNotification.State.PROCESSED, (
+            f"Stored; a sync of {integration} was running, and it or the next scheduled sync pushes the lead."
+        )
+    run = SyncRun.objects.create(
+        integration=integration, trigger=SyncRun.Trigger.WEBHOOK, state=SyncRun.State.RUNNING,
+        started_at=timezone.now(), pulled=pulled, new=new,
+    )
+    try:
+        leads_push(integration=integration, leads_qs=Lead.objects.filter(pk=lead.pk, state=Lead.State.PENDING), run=run)
+        run.state = SyncRun.State.SUCCEEDED
+    except ApiError as exc:
+        run.state, run.error = SyncRun.State.FAILED, str(exc)
+        raise
+    except Exception as exc:  # a run must never stay "running"
+        run.state, run.error = SyncRun.State.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        run.finished_at = timezone.now()
+        run.save()
+        integration_lock_release(integration=integration, token=token)
+    lead.refresh_from_db(fields=["state", "last_error"])
+    if lead.state == Lead.State.FAILED:
+        return LeadNotification.State.PROCESSED, f"Stored, but the CRM refused the lead: {lead.last_error}"
+    return LeadNotification.State.PROCESSED, ""
+
+
+def _deleted(notification) -> tuple[str, str]:
+    lead = Lead.objects.filter(linkedin_id=notification.lead_id).select_related("integration__crm_connection").first()
+    if lead is None:
+        return LeadNotification.State.PROCESSED, "LeadSync had not stored this lead: nothing to delete."
+    try:
+        token = integration_lock_acquire(integration=lead.integration)
+    except SyncBusy:
+        token = None
+    try:
+        _lead_scrub(lead)
+    finally:
+        if token:
+            integration_lock_release(integration=lead.integration, token=token)
+    if token is None:
+        # A running sync may hold the lead in a batch and write it back as synced (with a new CRM
+        # id) after this scrub; applying the deletion again once it ends undoes that.
+        raise NotificationDeferred(f"A sync of {lead.integration} was running; the deletion is applied again after it.")
+    return LeadNotification.State.PROCESSED, _crm_lead_delete(lead)
+
+
+def _lead_scrub(lead) -> None:
+    """Mark the lead deleted and keep nothing about the person: the id stays so the lead is never
+    pulled again, the CRM id so the CRM record can still be found (and deleted)."""
+    Lead.objects.filter(pk=lead.pk).update(
+        state=Lead.State.DELETED, raw={"id": lead.linkedin_id, "deleted": True}, answers={}, email="",
+        field_outcomes=[], submitter_urn=None, last_error="", updated_at=timezone.now(),
+    )
+    lead.refresh_from_db(fields=["state", "crm_id", *DELETED_FIELDS])
+
+
+def _crm_lead_delete(lead) -> str:
+    """Delete the lead's CRM record when LEADSYNC_DELETE_CRM_LEADS says so; returns a note for the
+    operator. A record another live lead also points at (the same e-mail submitted twice) stays."""
+    if not settings.LEADSYNC_DELETE_CRM_LEADS:
+        return ""
+    if not lead.crm_id:
+        return "The lead was never in the CRM."
+    crm = lead.integration.crm_connection
+    shared = (
+        Lead.objects.filter(crm_id=lead.crm_id, integration__crm_connection=crm)
+        .exclude(pk=lead.pk).exclude(state=Lead.State.DELETED).exists()
+    )
+    if shared:
+        return f"CRM lead {lead.crm_id} was kept: other leads share it."
+    [result] = crm_client(crm).delete_leads([lead.crm_id])
+    gone = (CrmClient.NO_ROWS_AFFECTED_CODE, CrmClient.RECORD_NOT_FOUND_CODE)
+    if not result.success and result.error_code not in gone:
+        raise ApiError(f"The CRM did not delete lead {lead.crm_id}: error {result.error_code}: {result.error_message}")
+    return ""
