@@ -1,7 +1,12 @@
 import json
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from connectors.exceptions import ApiError
@@ -32,9 +37,39 @@ class FieldMappingInline(admin.TabularInline):
     extra = 0
 
 
+class BackfillForm(forms.Form):
+    days = forms.IntegerField(
+        min_value=1, max_value=90, initial=90, label="Days",
+        help_text="Re-pull the leads submitted in this many past days (1 to 90).",
+    )
+
+
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
     actions = ["sync_now", "retry_failed_leads", "tear_down", "tear_down_and_purge", "recreate"]
+    change_form_template = "admin/leads/integration/change_form.html"
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("<int:pk>/backfill/", self.admin_site.admin_view(self.backfill_view), name="%s_%s_backfill" % info),
+        ] + super().get_urls()
+
+    def backfill_view(self, request, pk):
+        """The admin's twin of `leadsync sync FORM_ID --days N` (LGF-107), run on a worker."""
+        integration = get_object_or_404(Integration.objects.select_related("form"), pk=pk)
+        if not self.has_change_permission(request, integration) or integration.state == Integration.State.TORN_DOWN:
+            raise PermissionDenied
+        runs_url = reverse("admin:leads_syncrun_changelist") + f"?integration__id__exact={integration.pk}"
+        form = BackfillForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            days = form.cleaned_data["days"]
+            _queue(self, request, [lambda: tasks.sync_integration.delay(integration.pk, trigger="backfill", days=days)],
+                   f"Queued a backfill of the last {days} days for {integration}; its progress shows here.")
+            return redirect(runs_url)
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "original": integration, "form": form,
+                   "runs_url": runs_url, "title": f"Backfill {integration}"}
+        return TemplateResponse(request, "admin/leads/integration/backfill.html", context)
     list_display = (
         "__str__", "form", "crm_connection", "state", "sync_every_minutes", "watermark", "last_sync_at",
     )
@@ -145,6 +180,11 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        # While a run is going, the list refreshes itself so its progress moves.
+        running = SyncRun.objects.filter(state__in=[SyncRun.State.QUEUED, SyncRun.State.RUNNING]).exists()
+        return super().changelist_view(request, {**(extra_context or {}), "runs_in_progress": running})
 
     @admin.display(description="Progress")
     def progress(self, obj):

@@ -1,0 +1,42 @@
+"""Staff who review failed leads see leads, runs and mappings and can retry, but never reach the
+connections, where the tokens and secrets live."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reviewer(client, django_user_model):
+    user = django_user_model.objects.create_user("rita", password="pw-rita-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Lead reviewers"))
+    client.force_login(user)
+    return client
+
+
+def test_reviewers_see_failed_leads_and_can_retry_them(reviewer):
+    lead = factories.lead(state="failed", last_error="CRM error 205: invalid parameters")
+    page = reviewer.get(reverse("admin:leads_lead_changelist") + "?state__exact=failed").content.decode()
+    assert lead.email in page and "CRM error 205" in page
+    assert 'value="retry"' in page
+    assert reviewer.get(reverse("admin:leads_lead_change", args=[lead.pk])).status_code == 200
+    assert reviewer.get(reverse("admin:leads_syncrun_changelist")).status_code == 200
+    mapping = factories.field_mapping(lead.integration)
+    assert reviewer.get(reverse("admin:mappings_fieldmapping_change", args=[mapping.pk])).status_code == 200
+
+
+def test_reviewers_never_reach_connections_or_destructive_actions(reviewer):
+    connection = factories.linkedin_connection()
+    crm = factories.crm_connection()
+    for url in (reverse("admin:connectors_linkedinconnection_changelist"),
+                reverse("admin:connectors_linkedinconnection_change", args=[connection.pk]),
+                reverse("admin:connectors_crmconnection_change", args=[crm.pk])):
+        assert reviewer.get(url).status_code == 403, url
+    integration = factories.integration()
+    page = reviewer.get(reverse("admin:mappings_integration_changelist")).content.decode()
+    assert str(integration) in page
+    assert 'value="tear_down"' not in page and 'value="recreate"' not in page
