@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test venv clean
+.PHONY: demo test bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -18,6 +18,9 @@ test: venv
 
 demo: venv
 	bash scripts/demo.sh
+
+bench: venv
+	$(PY) bench/pipeline.py --leads 1000
 
 clean:
 	rm -rf $(VENV) staticfiles test-db.sqlite3

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from connectors.crm.client import CrmClient
@@ -272,9 +273,12 @@ class _Pusher:
         self.batch_size = max(1, min(settings.LEADSYNC_CRM_BATCH_SIZE, limit))
 
     def push(self, leads: list[Lead]) -> PushCounts:
+        """Push one batch. Oldest submission first, so when one person submitted several times
+        the CRM ends with their newest answers."""
         counts = PushCounts()
         now = timezone.now()
         objects = {}
+        leads = sorted(leads, key=lambda l: (l.submitted_at, l.pk))
         for lead in leads:
             mapped = engine.apply_mapping(lead.answers, self.mappings, self.catalogue, form=self.form)
             lead.field_outcomes = mapped.outcomes
@@ -284,21 +288,39 @@ class _Pusher:
                 self._fail(lead, mapped.lead_error, counts)
             else:
                 objects[lead.pk] = mapped.crm_object
+        sendable = [l for l in leads if l.pk in objects]
+        # A CRM lead LeadSync already made or found for this e-mail on this CRM account is updated,
+        # without asking the CRM (one lookup per e-mail would cost a call each at 10 calls/s).
+        known = self._known_crm_ids({self._email(l, objects) for l in sendable if not l.crm_id})
+        for lead in sendable:
+            if not lead.crm_id and self._email(lead, objects) in known:
+                lead.crm_id = known[self._email(lead, objects)]
         # A lead tried before without a known CRM id may have been created by a lost answer:
         # find it by e-mail rather than create it twice.
-        uncertain = [l for l in leads if l.pk in objects and not l.crm_id and l.attempts > 1]
+        uncertain = [l for l in sendable if not l.crm_id and l.attempts > 1]
         for lead, crm_id in self._find_by_email(uncertain, objects).items():
             lead.crm_id = crm_id
-        to_update = [l for l in leads if l.pk in objects and l.crm_id]
-        to_create = [l for l in leads if l.pk in objects and not l.crm_id]
-        duplicates = self._create(to_create, objects, counts)
+        # One create per e-mail in the batch; the person's later submissions update it.
+        first, later = {}, []
+        for lead in sendable:
+            if not lead.crm_id:
+                if self._email(lead, objects) in first:
+                    later.append(lead)
+                else:
+                    first[self._email(lead, objects)] = lead
+        duplicates = self._create(list(first.values()), objects, counts)
         found = self._find_by_email(duplicates, objects)
         for lead in duplicates:
             if lead in found:
                 lead.crm_id = found[lead]
-                to_update.append(lead)
             else:
                 self._fail(lead, "The CRM reports this e-mail as a duplicate (301) but no lead with it was found.", counts)
+        for lead in later:
+            lead.crm_id = first[self._email(lead, objects)].crm_id
+        # Later submissions whose first one got no CRM lead (refused) are created on their own.
+        for lead in self._create([l for l in later if not l.crm_id], objects, counts):
+            self._fail(lead, "The CRM reports this e-mail as a duplicate (301) but refused the first lead with it.", counts)
+        to_update = [l for l in sendable if l.crm_id and l.state != Lead.State.SYNCED and l.state != Lead.State.FAILED]
         missing = self._update(to_update, objects, counts)
         if missing:
             # updateLeadsV2 said 404: the CRM lead was deleted there; create it again.
@@ -310,6 +332,19 @@ class _Pusher:
             leads, ["field_outcomes", "attempts", "last_attempt_at", "state", "crm_id", "last_error", "synced_at"]
         )
         return counts
+
+    @staticmethod
+    def _email(lead, objects):
+        return objects[lead.pk]["emailAddress"].strip().lower()
+
+    def _known_crm_ids(self, emails) -> dict:
+        """{e-mail: CRM id} from leads already synced to this CRM account."""
+        if not emails:
+            return {}
+        rows = (Lead.objects.filter(integration__crm_connection=self.integration.crm_connection, state=Lead.State.SYNCED)
+                .exclude(crm_id="").annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
+                .order_by("synced_at").values_list("email_lower", "crm_id"))
+        return dict(rows)
 
     def _find_by_email(self, leads, objects) -> dict:
         """{lead: CRM id} for the leads whose e-mail the CRM already knows (getLeads by e-mail)."""

@@ -98,3 +98,34 @@ def test_test_leads_are_stored_but_not_pushed(cli, event_integration):
         assert set(tests.values_list("state", flat=True)) == {"skipped"}
         assert not CrmLead.objects.filter(email_lower__in=[e.lower() for e in tests.values_list("email", flat=True)]).exclude(
             email_lower__in=[e.lower() for e in Lead.objects.filter(test_lead=False).values_list("email", flat=True)]).exists()
+
+
+def test_one_person_submitting_twice_makes_one_crm_lead_with_the_newest_answers(cli, event_integration):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sandbox.crm.models import CrmCall
+    from sandbox.linkedin import models as li
+    from sandbox.linkedin.services import lead_submit
+
+    form = li.LeadForm.objects.get(pk=int(event_integration.form.linkedin_id))
+    version = form.latest_version
+    by_field = {q.get("predefinedField"): q["questionId"] for q in version.questions}
+    email_q = by_field.get("EMAIL") or by_field["WORK_EMAIL"]
+    template = li.Lead.objects.filter(form_version=version, test_lead=False).first().answers
+
+    def answers(first_name):
+        return [{**a, "text": "twice@example.com"} if a["questionId"] == email_q
+                else {**a, "text": first_name} if a["questionId"] == by_field["FIRST_NAME"] else a for a in template]
+
+    now = timezone.now()
+    lead_submit(form, answers=answers("Older"), submitted_at=now - timedelta(hours=2), notify=False)
+    lead_submit(form, answers=answers("Newer"), submitted_at=now - timedelta(hours=1), notify=False)
+    CrmCall.objects.all().delete()
+
+    assert cli("sync", "--days", "1").code == 0
+    [crm] = CrmLead.objects.filter(email_lower="twice@example.com")
+    assert crm.data["firstName"] == "Newer"
+    assert set(Lead.objects.filter(email="twice@example.com").values_list("crm_id", flat=True)) == {str(crm.lead_id)}
+    assert not CrmCall.objects.filter(method="getLeads").exists()  # no lookup: one create, one update
