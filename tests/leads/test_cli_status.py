@@ -44,5 +44,5 @@ def test_status_text_lists_connections():
 
 def test_subcommand_not_built_yet_exits_1_with_a_clear_message():
     with pytest.raises(SystemExit) as exc:
-        run("report", "--json")
+        run("signoff", "--json")
     assert exc.value.code == 1

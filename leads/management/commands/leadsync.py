@@ -49,7 +49,7 @@ SUBCOMMANDS = {
     "status": ("connections with token state, integrations, lead counts", 2),
     "demo": ("the offline end-to-end demonstration on the sandbox", 3),
     "signoff": ("LinkedIn's sign-off checklist, line by line, with evidence", None),
-    "report": ("lead-to-sales funnel per integration, form, event and campaign", None),
+    "report": ("lead-to-sales funnel per integration, form, event and campaign", 3),
 }
 
 
@@ -369,6 +369,12 @@ class Command(BaseCommand):
                 f"the next sync resumes from {result['watermark'] or 'the start'}.")
         text += "".join(f"\nwarning: {w}" for w in result["warnings"])
         self.emit({"ok": True, **result}, text=text)
+        return True
+
+    def cmd_report(self, options):
+        from leads.report import cli_report
+
+        cli_report(self, options)
         return True
 
     def _report_runs(self, runs):
