@@ -76,7 +76,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_filter = ("state", "crm_connection")
     search_fields = ("name", "form__name", "form__linkedin_id")
     list_select_related = ("form", "crm_connection")
-    readonly_fields = ("periodic_task", "watermark", "webhook_subscriptions", "last_sync_at", "torn_down_at")
+    readonly_fields = ("periodic_task", "watermark", "webhook_subscriptions", "last_sync_at", "torn_down_at", "recreated_at")
     inlines = [FieldMappingInline]
 
     @admin.action(description="Sync now (pull and push)")

@@ -67,9 +67,10 @@ def integration_recreate(*, form: LeadForm) -> dict:
     if integration is None:
         raise IntegrationError(f"Form {form.linkedin_id} has no torn-down integration to recreate: use `leadsync enable`.")
     with transaction.atomic():
+        now = timezone.now()
         Integration.objects.filter(pk=integration.pk).update(
-            state=Integration.State.ACTIVE, torn_down_at=None, updated_at=timezone.now())
-        integration.state, integration.torn_down_at = Integration.State.ACTIVE, None
+            state=Integration.State.ACTIVE, torn_down_at=None, recreated_at=now, updated_at=now)
+        integration.state, integration.torn_down_at, integration.recreated_at = Integration.State.ACTIVE, None, now
         added = integration_mappings_complete(integration=integration)
         integration_schedule(integration=integration)
     warnings = []

@@ -49,6 +49,9 @@ class Integration(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     torn_down_at = models.DateTimeField(null=True, blank=True)
+    recreated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last brought back after a teardown (LGF-108)."
+    )
 
     class Meta:
         ordering = ["name"]

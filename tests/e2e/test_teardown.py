@@ -44,6 +44,12 @@ def test_teardown_keeps_the_data_and_recreate_resumes_without_duplicates(cli, ev
     assert PeriodicTask.objects.get(pk=event_integration.periodic_task_id).enabled
     assert list(FieldMapping.objects.filter(integration=event_integration).values_list("source_key", "crm_field")) == mapping_before
     assert Integration.objects.count() == 1  # the same integration, not a copy
+    assert event_integration.recreated_at is not None
+
+    from leads.signoff import signoff_report
+
+    [lgf_108] = [line for line in signoff_report()["lines"] if line["id"] == "LGF-108"]
+    assert lgf_108["status"] == "pass" and any("recreated" in e for e in lgf_108["evidence"])
 
     result = cli("sync", "--json")
     assert result.code == 0

@@ -48,7 +48,7 @@ SUBCOMMANDS = {
     "recreate": ("rebuild a torn-down integration from its saved mapping", 3),
     "status": ("connections with token state, integrations, lead counts", 2),
     "demo": ("the offline end-to-end demonstration on the sandbox", 3),
-    "signoff": ("LinkedIn's sign-off checklist, line by line, with evidence", None),
+    "signoff": ("LinkedIn's sign-off checklist, line by line, with evidence", 3),
     "report": ("lead-to-sales funnel per integration, form, event and campaign", 3),
 }
 
@@ -370,6 +370,11 @@ class Command(BaseCommand):
         text += "".join(f"\nwarning: {w}" for w in result["warnings"])
         self.emit({"ok": True, **result}, text=text)
         return True
+
+    def cmd_signoff(self, options):
+        from leads.signoff import cli_signoff
+
+        return cli_signoff(self, options)
 
     def cmd_report(self, options):
         from leads.report import cli_report
