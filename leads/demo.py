@@ -45,14 +45,15 @@ def demo_run(*, crm_account_id, crm_secret_key, days=90, progress=_noop) -> dict
     )
     discovered = connector_services.linkedin_discover(connection=linkedin, progress=progress)
     forms = LeadForm.objects.filter(owner__connection=linkedin, event__isnull=False).select_related("event")
-    runs = []
+    integrations = []
     for form in forms:
         integration = Integration.objects.exclude(state=Integration.State.TORN_DOWN).filter(form=form).first()
         if integration is None:
             integration = mapping_services.integration_enable(form=form, crm_connection=crm)
-        progress(f"syncing {form} (event {form.event})", 0, None)
-        runs.append(lead_services.integration_sync(
-            integration=integration, trigger=SyncRun.Trigger.BACKFILL, days=days, progress=progress))
+        integrations.append(integration)
+    progress(f"syncing {len(integrations)} event forms (one LinkedIn query per organization and lead type)", 0, None)
+    runs = lead_services.integrations_sync(integrations=integrations, trigger=SyncRun.Trigger.BACKFILL, days=days,
+                                           progress=progress)
     totals = {key: sum(getattr(r, key) for r in runs) for key in ("pulled", "new", "created", "updated", "failed", "skipped")}
     return {
         "crm": {"name": crm.name, "fields": crm.fields.count()},

@@ -141,39 +141,48 @@ def _lead_row(integration: Integration, element: dict, normalized: dict) -> Lead
     )
 
 
-def leads_store_page(*, integration: Integration, elements: list, form_versions) -> dict:
-    """Normalise one page and commit its new leads in one transaction. Leads of other forms are
-    skipped; a lead LinkedIn already gave us is left alone; a malformed one is counted and
-    logged (without its personal data). Returns counts."""
-    counts = {"pulled": len(elements), "new": 0, "skipped": 0, "malformed": 0}
-    rows = []
+def _normalize(elements, form_versions, where) -> tuple[list, int]:
+    """[(element, normalised lead)] and the number of malformed leads, which are logged (without
+    their personal data) and skipped."""
+    pairs, malformed = [], 0
     for element in elements:
         try:
-            normalized = normalize_response(element, form_versions)
+            pairs.append((element, normalize_response(element, form_versions)))
         except BadPayload as exc:
-            counts["malformed"] += 1
-            logger.warning("%s: a malformed lead was skipped: %s", integration, exc.message)
-            continue
-        if normalized.get("form_id") not in (None, integration.form.linkedin_id):
-            counts["skipped"] += 1
-            continue
-        rows.append(_lead_row(integration, element, normalized))
-    if rows:
-        ids = [r.linkedin_id for r in rows]
-        # A lead LinkedIn told us was deleted is never stored again, even if a page fetched before
-        # the deletion arrives after it.
-        deleted = set(LeadNotification.objects.filter(lead_id__in=ids, action=LeadNotification.Action.DELETED)
-                      .values_list("lead_id", flat=True))
-        if deleted:
-            counts["skipped"] += len(deleted)
-            rows = [r for r in rows if r.linkedin_id not in deleted]
-        with transaction.atomic():
-            known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).values_list("linkedin_id", flat=True))
-            fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
-            Lead.objects.bulk_create(fresh.values(), ignore_conflicts=True)
-        counts["new"] = len(fresh)
-        counts["skipped"] += sum(1 for r in fresh.values() if r.state == Lead.State.SKIPPED)
+            malformed += 1
+            logger.warning("%s: a malformed lead was skipped: %s", where, exc.message)
+    return pairs, malformed
+
+
+def _store(integration: Integration, pairs) -> dict:
+    """Commit the integration's new leads of one page in one transaction. A lead LinkedIn already
+    gave us is left alone; one LinkedIn said was deleted is never stored again (a page fetched
+    before the deletion may arrive after it)."""
+    counts = {"new": 0, "skipped": 0}
+    rows = [_lead_row(integration, element, normalized) for element, normalized in pairs]
+    if not rows:
+        return counts
+    deleted = set(LeadNotification.objects.filter(lead_id__in=[r.linkedin_id for r in rows],
+                                                  action=LeadNotification.Action.DELETED).values_list("lead_id", flat=True))
+    if deleted:
+        counts["skipped"] += len(deleted)
+        rows = [r for r in rows if r.linkedin_id not in deleted]
+    with transaction.atomic():
+        known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).values_list("linkedin_id", flat=True))
+        fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
+        Lead.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+    counts["new"] = len(fresh)
+    counts["skipped"] += sum(1 for r in fresh.values() if r.state == Lead.State.SKIPPED)
     return counts
+
+
+def leads_store_page(*, integration: Integration, elements: list, form_versions) -> dict:
+    """Normalise one page and commit the integration's new leads; leads of other forms are skipped."""
+    pairs, malformed = _normalize(elements, form_versions, integration)
+    mine = [(e, n) for e, n in pairs if n.get("form_id") in (None, integration.form.linkedin_id)]
+    counts = _store(integration, mine)
+    return {"pulled": len(elements), "new": counts["new"], "skipped": counts["skipped"] + len(pairs) - len(mine),
+            "malformed": malformed}
 
 
 def _form_versions_lookup(integration: Integration):
@@ -190,10 +199,6 @@ def _form_versions_lookup(integration: Integration):
     return lookup
 
 
-class SyncBlocked(Exception):
-    """The sync cannot start: a scope or role it needs is missing (LGF-007)."""
-
-
 def _token_really_dead(connection) -> bool:
     """A 401 right after a refresh can be LinkedIn's brief 65601 for a fresh token: ask
     introspection before declaring the connection dead. Without app credentials, trust the 401."""
@@ -206,43 +211,75 @@ def _token_really_dead(connection) -> bool:
     return not info.active or info.status != "active"
 
 
-def leads_pull(*, integration: Integration, run: SyncRun, lock_token: str, progress=_noop) -> None:
-    """Pull the run's window page by page, committing each page before asking for the next.
+@dataclass(eq=False)
+class _Member:
+    """One integration taking part in an owner's pull: its lead types, its run and its lock."""
+
+    integration: Integration
+    lead_types: list
+    run: SyncRun
+    token: str
+
+
+def leads_pull(*, owner, members: list[_Member], progress=_noop) -> None:
+    """Pull the members' windows with one finder query per lead type of the owner, page by page,
+    committing each page (each lead to the integration of its form) before asking for the next.
     A token LinkedIn refuses (after the client's refresh-and-retry) flags the connection as
-    needing re-authorisation and raises NeedsReauthorization: the watermark does not move."""
-    connection = integration.form.owner.connection
+    needing re-authorisation and raises NeedsReauthorization: no watermark moves."""
     try:
-        _pull(integration=integration, run=run, lock_token=lock_token, progress=progress)
+        _pull(owner=owner, members=members, progress=progress)
     except Unauthorized as exc:
-        if _token_really_dead(connection):
+        if _token_really_dead(owner.connection):
             reason = f"LinkedIn refused the access token during a sync ({exc.message})."
-            connection_mark_needs_reauth(connection=connection, reason=reason)
+            connection_mark_needs_reauth(connection=owner.connection, reason=reason)
             raise NeedsReauthorization(reason) from None
         raise
 
 
-def _pull(*, integration: Integration, run: SyncRun, lock_token: str, progress=_noop) -> None:
-    form = integration.form
-    owner = form.owner
+def _pull(*, owner, members: list[_Member], progress=_noop) -> None:
     client = linkedin_client(owner.connection)
-    lookup = _form_versions_lookup(integration)
-    start_ms, end_ms = _ms(run.window_start), _ms(run.window_end)
-    for lead_type in integration.lead_types or form.lead_types or ["SPONSORED"]:
+    lookups = {m.integration.form.linkedin_id: _form_versions_lookup(m.integration) for m in members}
+
+    def form_versions(form_id, version):
+        lookup = lookups.get(str(form_id))
+        return lookup(form_id, version) if lookup else None
+
+    start_ms = _ms(min(m.run.window_start for m in members))
+    end_ms = _ms(max(m.run.window_end for m in members))
+    lead_types = list(dict.fromkeys(t for m in members for t in m.lead_types))
+    read = 0
+    for lead_type in lead_types:
+        takers = {m.integration.form.linkedin_id: m for m in members if lead_type in m.lead_types}
         for page in client.lead_form_responses(owner.urn, lead_type, start_ms=start_ms, end_ms=end_ms):
-            counts = leads_store_page(integration=integration, elements=page, form_versions=lookup)
-            run.pulled += counts["pulled"]
-            run.new += counts["new"]
-            run.skipped += counts["skipped"] + counts["malformed"]
-            run.progress_done = run.pulled
-            run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
-            integration_lock_renew(integration=integration, token=lock_token)
-            progress("pull", run.pulled, None)
-    # The whole window is committed: the watermark may move, but only forward and only when the
+            pairs, malformed = _normalize(page, form_versions, owner)
+            routed = {}
+            for element, normalized in pairs:
+                form_id = normalized.get("form_id")
+                if form_id is None and len(takers) == 1:
+                    form_id = next(iter(takers))  # a lead with no form reference: the only candidate
+                member = takers.get(form_id)
+                if member is not None:  # else: a form no integration here syncs
+                    routed.setdefault(member, []).append((element, normalized))
+            members[0].run.skipped += malformed
+            for member, mine in routed.items():
+                counts = _store(member.integration, mine)
+                member.run.pulled += len(mine)
+                member.run.new += counts["new"]
+                member.run.skipped += counts["skipped"]
+            read += len(page)
+            for member in members:
+                member.run.progress_done = member.run.pulled
+                member.run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
+                integration_lock_renew(integration=member.integration, token=member.token)
+            progress("pull", read, None)
+    # The whole window is committed: watermarks may move, but only forward and only when the
     # window joins what was already covered (a backfill of an old window does not skip a gap).
-    if integration.watermark is None or run.window_start <= integration.watermark:
-        new_mark = max(filter(None, [integration.watermark, run.window_end]))
-        Integration.objects.filter(pk=integration.pk).update(watermark=new_mark)
-        integration.watermark = new_mark
+    for member in members:
+        integration, run = member.integration, member.run
+        if integration.watermark is None or run.window_start <= integration.watermark:
+            new_mark = max(filter(None, [integration.watermark, run.window_end]))
+            Integration.objects.filter(pk=integration.pk).update(watermark=new_mark)
+            integration.watermark = new_mark
 
 
 # --- push ---------------------------------------------------------------------------------------
@@ -439,42 +476,102 @@ def leads_push(*, integration: Integration, leads_qs=None, run: SyncRun | None =
 
 def integration_sync(*, integration: Integration, trigger=SyncRun.Trigger.SCHEDULE, days=None, since=None,
                      progress=_noop) -> SyncRun:
-    """Pull the window and push what is pending, recording a SyncRun. Raises SyncBusy when
-    another sync holds the integration (no run is recorded then). Failures of the run itself
-    (LinkedIn needs re-authorisation, an API that stays down) end the run as failed with the
-    reason; leads already committed stay, and the watermark does not move past what was pulled."""
-    window_start, window_end = sync_window(integration=integration, days=days, since=since)
-    owner = integration.form.owner
-    blockers = sync_blockers(connection=owner.connection, owner=owner,
-                             lead_types=integration.lead_types or integration.form.lead_types)
-    token = integration_lock_acquire(integration=integration)
-    run = SyncRun.objects.create(
-        integration=integration, trigger=trigger, state=SyncRun.State.RUNNING, started_at=timezone.now(),
-        window_start=window_start, window_end=window_end,
-    )
+    """Pull the integration's window and push what is pending (see integrations_sync); returns its
+    run. Raises SyncBusy when another sync holds it."""
+    return integrations_sync(integrations=[integration], trigger=trigger, days=days, since=since, progress=progress)[0]
+
+
+def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=None, since=None, progress=_noop,
+                      siblings=True) -> list[SyncRun]:
+    """Sync integrations with one LinkedIn finder query per owner and lead type (design.md): the
+    integrations of one organization or ad account share each page, every lead going to the
+    integration of its form. With `siblings`, the owner's other active integrations that no sync
+    holds join on their own regular window, so their next tick finds the work done.
+
+    Each integration gets a SyncRun (returned for the requested ones, in order). Raises SyncBusy,
+    before anything runs, when another sync holds a requested integration. Failures of a run
+    (LinkedIn needs re-authorisation, an API that stays down) end it as failed with the reason;
+    leads already committed stay and no watermark moves past what was pulled."""
+    windows = {i.pk: sync_window(integration=i, days=days, since=since) for i in integrations}  # ValueError first
+    held = {}
     try:
+        for integration in integrations:
+            held[integration.pk] = integration_lock_acquire(integration=integration)
+    except SyncBusy:
+        for integration in integrations:
+            if integration.pk in held:
+                integration_lock_release(integration=integration, token=held[integration.pk])
+        raise
+    by_owner = {}
+    for integration in integrations:
+        by_owner.setdefault(integration.form.owner_id, []).append(integration)
+    runs = {}
+    for group in by_owner.values():
+        owner = group[0].form.owner
+        if siblings:
+            for sibling in (Integration.objects.filter(form__owner=owner, state=Integration.State.ACTIVE)
+                            .exclude(pk__in=[i.pk for i in group]).select_related("form__owner__connection", "crm_connection")):
+                try:
+                    held[sibling.pk] = integration_lock_acquire(integration=sibling)
+                except SyncBusy:
+                    continue
+                windows[sibling.pk] = sync_window(integration=sibling)
+                group.append(sibling)
+        runs.update(_owner_sync(owner=owner, integrations=group, windows=windows, held=held, trigger=trigger,
+                                progress=progress))
+    return [runs[i.pk] for i in integrations]
+
+
+def _owner_sync(*, owner, integrations, windows, held, trigger, progress) -> dict:
+    members, runs = [], {}
+    now = timezone.now()
+    for integration in integrations:
+        start, end = windows[integration.pk]
+        run = SyncRun.objects.create(integration=integration, trigger=trigger, state=SyncRun.State.RUNNING,
+                                     started_at=now, window_start=start, window_end=end)
+        runs[integration.pk] = run
+        lead_types = integration.lead_types or integration.form.lead_types or ["SPONSORED"]
+        blockers = sync_blockers(connection=owner.connection, owner=owner, lead_types=lead_types)
         if blockers:
-            raise SyncBlocked("; ".join(blockers))
-        leads_pull(integration=integration, run=run, lock_token=token, progress=progress)
-        integration_lock_renew(integration=integration, token=token)
-        leads_push(integration=integration, run=run, progress=progress)
-        run.state = SyncRun.State.SUCCEEDED
-    except NeedsReauthorization as exc:
-        run.state, run.error = SyncRun.State.FAILED, f"LinkedIn connection needs re-authorisation: {exc}"
-    except SyncBlocked as exc:
-        run.state, run.error = SyncRun.State.FAILED, f"not started: {exc}"
-    except ApiError as exc:
-        run.state, run.error = SyncRun.State.FAILED, str(exc)
+            run.state, run.error = SyncRun.State.FAILED, f"not started: {'; '.join(blockers)}"
+        else:
+            members.append(_Member(integration=integration, lead_types=lead_types, run=run, token=held[integration.pk]))
+    try:
+        if members:
+            try:
+                leads_pull(owner=owner, members=members, progress=progress)
+            except NeedsReauthorization as exc:
+                _fail_all(members, f"LinkedIn connection needs re-authorisation: {exc}")
+            except ApiError as exc:
+                _fail_all(members, str(exc))
+        for member in members:
+            if member.run.state != SyncRun.State.RUNNING:
+                continue
+            integration_lock_renew(integration=member.integration, token=member.token)
+            try:
+                leads_push(integration=member.integration, run=member.run, progress=progress)
+                member.run.state = SyncRun.State.SUCCEEDED
+            except ApiError as exc:  # this integration's CRM: the others go on
+                member.run.state, member.run.error = SyncRun.State.FAILED, str(exc)
     except Exception as exc:  # noqa: BLE001 - a run must never stay "running"
-        logger.exception("sync of %s crashed", integration)
-        run.state, run.error = SyncRun.State.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        logger.exception("sync of %s crashed", owner)
+        _fail_all(members, f"internal error: {type(exc).__name__}: {exc}")
         raise
     finally:
-        run.finished_at = timezone.now()
-        run.save()
-        Integration.objects.filter(pk=integration.pk).update(last_sync_at=run.finished_at)
-        integration_lock_release(integration=integration, token=token)
-    return run
+        finished = timezone.now()
+        for integration in integrations:
+            run = runs[integration.pk]
+            run.finished_at = finished
+            run.save()
+            Integration.objects.filter(pk=integration.pk).update(last_sync_at=finished)
+            integration_lock_release(integration=integration, token=held[integration.pk])
+    return runs
+
+
+def _fail_all(members, error):
+    for member in members:
+        if member.run.state == SyncRun.State.RUNNING:
+            member.run.state, member.run.error = SyncRun.State.FAILED, error
 
 
 def leads_retry_failed(*, integration: Integration, lead_ids=None, progress=_noop) -> SyncRun:

@@ -297,15 +297,12 @@ class Command(BaseCommand):
                 raise CommandError(f"--since {options['since']!r} is not an ISO 8601 date-time.", returncode=2)
             if since.tzinfo is None:
                 raise CommandError("--since needs a time zone, e.g. 2026-01-31T00:00:00Z.", returncode=2)
-        runs = []
-        for integration in self._integrations(options["form_ids"]):
-            trigger = SyncRun.Trigger.BACKFILL if (options.get("days") or since) else SyncRun.Trigger.MANUAL
-            try:
-                run = lead_services.integration_sync(integration=integration, trigger=trigger, days=options.get("days"),
-                                                     since=since, progress=self.progress)
-            except ValueError as exc:
-                raise CommandError(str(exc), returncode=2)
-            runs.append(run)
+        trigger = SyncRun.Trigger.BACKFILL if (options.get("days") or since) else SyncRun.Trigger.MANUAL
+        try:
+            runs = lead_services.integrations_sync(integrations=self._integrations(options["form_ids"]), trigger=trigger,
+                                                   days=options.get("days"), since=since, progress=self.progress)
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=2)
         return self._report_runs(runs)
 
     def cmd_retry_failed(self, options):
