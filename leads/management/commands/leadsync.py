@@ -330,7 +330,7 @@ class Command(BaseCommand):
                   f"updated {i['updated']}, failed {i['failed']}, skipped {i['skipped']}" + (f", error: {i['error']}" if i["error"] else "")
                   for i in summary["integrations"]]
         lines.append(f"Leads pulled: {t['pulled']} ({t['new']} new); created in the CRM: {t['created']}; "
-                     f"updated: {t['updated']}; failed: {t['failed']}; skipped (test leads, leads of other forms): {t['skipped']}")
+                     f"updated: {t['updated']}; failed: {t['failed']}; skipped (test leads): {t['skipped']}")
         ok = all(i["state"] == SyncRun.State.SUCCEEDED for i in summary["integrations"])
         if not ok:
             raise CliFailure("the demo sync failed: " + "; ".join(i["error"] for i in summary["integrations"] if i["error"]), summary)
