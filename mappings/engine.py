@@ -384,6 +384,38 @@ def _match_option(value: str, options: Iterable[str]) -> str | None:
     return close[0] if len(close) == 1 else None
 
 
+# Numeric and yes/no CRM fields refuse the whole lead (205) when sent text, so a value that does not
+# fit is a field error here instead (LGF-109: one bad field never blocks the lead).
+NUMBER_TYPES = {"int", "integer", "number", "float", "decimal", "currency"}
+BOOLEAN_TYPES = {"bit", "boolean", "bool", "checkbox"}
+STANDARD_TYPES = {"leadScore": "int", "active": "bit", "isUnsubscribed": "bit"}
+_TRUE = {"1", "true", "yes", "y", "on", "checked"}
+_FALSE = {"0", "false", "no", "n", "off", "unchecked", ""}
+
+
+def _fit_type(crm_field: str, value: str, data_type: str) -> str:
+    kind = str(data_type).strip().lower()
+    if kind in BOOLEAN_TYPES:
+        word = value.strip().lower()
+        if word in _TRUE:
+            return "1"
+        if word in _FALSE:
+            return "0"
+        raise _FieldError(f"{crm_field} is a yes/no field and {value!r} is neither")
+    if kind in NUMBER_TYPES:
+        text = value.strip().replace(",", "") if kind != "int" and kind != "integer" else value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            raise _FieldError(f"{crm_field} is a number field and {value!r} is not a number") from None
+        if kind in ("int", "integer"):
+            if not number.is_integer():
+                raise _FieldError(f"{crm_field} takes whole numbers and {value!r} is not one")
+            return str(int(number))
+        return text
+    return value
+
+
 def _check(crm_field: str, value: str, info: CrmFieldInfo | None) -> tuple[str, str, str]:
     """Fit a rendered value to its CRM field: (status, message, value); raises _FieldError when it can't fit."""
     allowed = LEAD_STATUSES if crm_field == LEAD_STATUS_FIELD else (info or {}).get("options")
@@ -393,6 +425,7 @@ def _check(crm_field: str, value: str, info: CrmFieldInfo | None) -> tuple[str, 
             shown = ", ".join(list(allowed)[:10]) + (", …" if len(allowed) > 10 else "")
             raise _FieldError(f"{value!r} is not an option of {crm_field} ({shown})")
         value = matched
+    value = _fit_type(crm_field, value, (info or {}).get("data_type") or STANDARD_TYPES.get(crm_field, ""))
     limit = (info or {}).get("max_length") or STANDARD_MAX_LENGTHS.get(crm_field)
     if limit and len(value) > int(limit):
         if crm_field == EMAIL_FIELD:

@@ -562,3 +562,36 @@ def test_long_consent_text_gets_a_short_label_that_still_auto_maps():
     assert by_key(rows)[("consent", "7")] | {"source_label": None} == {
         "source_kind": "consent", "source_key": "7", "source_label": None, "crm_field": "Consent_5a0",
         "transform": "one_zero", "enabled": True}
+
+
+# --- field types the CRM would refuse the whole lead for ---------------------------------------------------
+
+
+def _typed(system_name, data_type):
+    return {system_name: {"system_name": system_name, "label": system_name, "data_type": data_type,
+                          "max_length": None, "is_custom": True, "is_required": False, "options": None}}
+
+
+def test_text_for_a_number_field_is_a_field_error_and_the_lead_still_goes():
+    catalogue = _typed("Employees_5a0", "int")
+    mappings = [row("question", "101", "Employees_5a0"), row("question", "103", "emailAddress")]
+    result = apply_mapping(LEAD, mappings, catalogue)
+    assert result.lead_error is None
+    assert "Employees_5a0" not in result.crm_object and result.crm_object["emailAddress"] == "john@example.com"
+    [outcome] = [o for o in result.outcomes if o["crm_field"] == "Employees_5a0"]
+    assert outcome["status"] == "error" and "not a number" in outcome["message"]
+
+
+def test_numbers_and_yes_no_values_are_sent_in_the_crm_form():
+    lead = deepcopy(LEAD)
+    lead["answers"]["101"]["value"] = " 42 "
+    catalogue = {**_typed("Employees_5a0", "int"), **_typed("Optin_5a1", "bit")}
+    result = apply_mapping(lead, [row("question", "101", "Employees_5a0"), row("consent", "1", "Optin_5a1")], catalogue)
+    assert result.crm_object["Employees_5a0"] == "42"
+    assert result.crm_object["Optin_5a1"] in ("1", "0")
+
+
+def test_lead_score_is_a_standard_number_field():
+    result = apply_mapping(LEAD, [row("question", "101", "leadScore")], {})
+    [outcome] = result.outcomes
+    assert outcome["status"] == "error" and "leadScore" not in result.crm_object
