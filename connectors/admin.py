@@ -123,8 +123,25 @@ class CrmConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         return list(CrmConnectionForm.Meta.fields) + list(self.readonly_fields)
 
+    actions = ["reload_fields"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).defer("secret_key").annotate(field_count=Count("fields"))
+
+    @admin.action(description="Check the credentials and reload the field catalogue", permissions=["change"])
+    def reload_fields(self, request, queryset):
+        """The admin's twin of `leadsync crm add` for an existing connection: after fields were
+        added or deleted in the CRM, mappings offer exactly what the CRM has."""
+        from connectors.exceptions import ApiError
+        from connectors.services import crm_fields_load
+
+        for connection in queryset:
+            try:
+                count = crm_fields_load(connection=CrmConnection.objects.get(pk=connection.pk))
+            except ApiError as exc:
+                self.message_user(request, f"{connection}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{connection}: {count} fields loaded.")
 
     @admin.display(description="Fields", ordering="field_count")
     def field_count(self, obj):

@@ -296,6 +296,11 @@ class PushCounts:
         self.failed += other.failed
 
 
+def _crm_error(result) -> str:
+    message = f"CRM error {result.error_code}: {result.error_message}"
+    return f"{message} ({result.error_detail})" if result.error_detail else message
+
+
 class _Pusher:
     """Pushes batches of one integration's leads; keeps the mapping and catalogue loaded once."""
 
@@ -427,7 +432,7 @@ class _Pusher:
             elif result.error_code == CrmClient.ENTRY_EXISTS_CODE:
                 duplicates.append(lead)
             else:
-                self._fail(lead, f"CRM error {result.error_code}: {result.error_message}", counts)
+                self._fail(lead, _crm_error(result), counts)
         return duplicates
 
     def _update(self, leads, objects, counts):
@@ -443,7 +448,7 @@ class _Pusher:
             elif result.error_code == CrmClient.RECORD_NOT_FOUND_CODE:
                 missing.append(lead)
             else:
-                self._fail(lead, f"CRM error {result.error_code}: {result.error_message}", counts)
+                self._fail(lead, _crm_error(result), counts)
         return missing
 
 

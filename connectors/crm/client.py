@@ -40,6 +40,7 @@ class ObjectResult:
     id: str | None
     error_code: int | None = None
     error_message: str | None = None
+    error_detail: str | None = None  # the error's `data` (often names the field), shortened
 
 
 class _Throttle:
@@ -86,6 +87,19 @@ def _to_int(value):
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _detail(data, limit=300):
+    """An error's `data` as one short line: operators see it beside the CRM's message."""
+    if data in (None, "", [], {}):
+        return None
+    if isinstance(data, dict):
+        text = ", ".join(f"{key}: {value}" for key, value in data.items())
+    elif isinstance(data, list):
+        text = ", ".join(map(str, data))
+    else:
+        text = str(data)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _to_id(value):
@@ -274,9 +288,10 @@ class CrmClient:
             raise BadPayload(f"CRM {method}: result {index} is not an object")
         success = entry.get("success") in (True, "1", "true")
         error = entry.get("error")
-        code, message = None, None
+        code, message, detail = None, None, None
         if isinstance(error, dict):
             code, message = _to_int(error.get("code")), error.get("message")
+            detail = _detail(error.get("data"))
         elif error:
             message = str(error)
         lead_id = _to_id(entry.get("id"))
@@ -285,7 +300,8 @@ class CrmClient:
                 raise BadPayload(f"CRM {method}: created object {index} has no id")
         elif lead_id is None and isinstance(sent, dict):
             lead_id = _to_id(sent.get("id"))
-        return ObjectResult(index, success, lead_id, code, self._scrub(message) if message else None)
+        return ObjectResult(index, success, lead_id, code, self._scrub(message) if message else None,
+                            self._scrub(detail) if detail else None)
 
     def _pages(self, method, params, key, page_size, *, normalise=False):
         if not 1 <= page_size <= self.MAX_OBJECTS:

@@ -479,3 +479,11 @@ def test_get_leads_date_range_formats_utc_timestamps(rsps, crm):
 def test_from_settings_uses_the_given_url_without_django(rsps):
     client = CrmClient.from_settings(ACCOUNT_ID, SECRET, api_url="https://crm.test/pubapi/v1.2/")
     assert client.safe_url == "https://crm.test/pubapi/v1.2/"
+
+
+def test_an_object_error_keeps_its_data_as_a_short_detail(rsps, crm):
+    refused = {"success": False, "error": {"code": 205, "message": "Invalid parameters",
+                                           "data": {"field": "Track_5a0", "reason": "unknown field"}}}
+    add(rsps, {"creates": [refused]}, error=[refused["error"]])
+    [result] = crm.create_leads([{"emailAddress": "a@example.com", "Track_5a0": "x"}])
+    assert result.error_code == 205 and result.error_detail == "field: Track_5a0, reason: unknown field"
