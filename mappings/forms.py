@@ -237,16 +237,20 @@ class FieldMappingChangeForm(FieldMappingForm):
         return cleaned
 
 
-class FieldMappingInlineFormSet(BaseInlineFormSet):
+class _CataloguesMixin:
+    """Hands every row form the catalogues the formset loaded once (`self.catalogues`)."""
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "catalogues": self.catalogues}
+
+
+class FieldMappingInlineFormSet(_CataloguesMixin, BaseInlineFormSet):
     """Every row of one integration (the Integration page's inline): its catalogue is loaded once
     for all rows, and the rows are checked together."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.catalogues = integration_catalogues([self.instance] if self.instance.pk else [])
-
-    def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "catalogues": self.catalogues}
 
     def clean(self):
         super().clean()
@@ -259,7 +263,7 @@ class FieldMappingInlineFormSet(BaseInlineFormSet):
             raise forms.ValidationError("Some mapping rows conflict: see the messages on the rows.")
 
 
-class FieldMappingChangelistFormSet(BaseModelFormSet):
+class FieldMappingChangelistFormSet(_CataloguesMixin, BaseModelFormSet):
     """A page of the FieldMapping list edited in place (rows of one or several integrations): one
     catalogue load for the page, and each row checked against the rest of its integration."""
 
@@ -268,9 +272,6 @@ class FieldMappingChangelistFormSet(BaseModelFormSet):
         # The rows come with their integration (the admin's queryset selects it).
         self.catalogues = integration_catalogues({row.integration_id: row.integration
                                                   for row in self.get_queryset()}.values())
-
-    def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "catalogues": self.catalogues}
 
     def clean(self):
         super().clean()

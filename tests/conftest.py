@@ -25,3 +25,14 @@ def redis_url():
 @pytest.fixture(scope="session")
 def postgres_url():
     return _service_url("LEADSYNC_TEST_POSTGRES_URL", "PostgreSQL")
+
+
+@pytest.fixture
+def reviewer(client, django_user_model):
+    """A client logged in as staff in the "Lead reviewers" group (made by a data migration)."""
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("rita", password="pw-rita-123", is_staff=True)
+    user.groups.add(Group.objects.get(name="Lead reviewers"))
+    client.force_login(user)
+    return client

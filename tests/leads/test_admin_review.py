@@ -4,7 +4,7 @@ folded, escapes whatever a member typed, links to a mapping the reviewer can edi
 The list finds the leads with field problems on SQLite and on PostgreSQL."""
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -19,14 +19,6 @@ XSS = "<script>alert(1)</script>"
 
 def outcome(key, crm_field, status, message="", kind="question"):
     return {"source_kind": kind, "source_key": key, "crm_field": crm_field, "status": status, "message": message}
-
-
-@pytest.fixture
-def reviewer(client, django_user_model):
-    user = django_user_model.objects.create_user("rita", password="pw-rita-123", is_staff=True)
-    user.groups.add(Group.objects.get(name="Lead reviewers"))
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import types
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -45,14 +44,6 @@ def setup():
                                     source_label="utm_source", crm_field="", position=3),
     )
     return types.SimpleNamespace(integration=integration, rows=rows)
-
-
-@pytest.fixture
-def reviewer(client, django_user_model):
-    user = django_user_model.objects.create_user("rita", password="pw-rita-123", is_staff=True)
-    user.groups.add(Group.objects.get(name="Lead reviewers"))
-    client.force_login(user)
-    return client
 
 
 def change_url(integration):

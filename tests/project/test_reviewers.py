@@ -2,20 +2,11 @@
 connections, where the tokens and secrets live."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def reviewer(client, django_user_model):
-    user = django_user_model.objects.create_user("rita", password="pw-rita-123", is_staff=True)
-    user.groups.add(Group.objects.get(name="Lead reviewers"))
-    client.force_login(user)
-    return client
 
 
 def test_reviewers_see_failed_leads_and_can_retry_them(reviewer):
