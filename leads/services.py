@@ -511,19 +511,26 @@ def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=No
     for integration in integrations:
         by_owner.setdefault(integration.form.owner_id, []).append(integration)
     runs = {}
-    for group in by_owner.values():
-        owner = group[0].form.owner
-        if siblings:
-            for sibling in (Integration.objects.filter(form__owner=owner, state=Integration.State.ACTIVE)
-                            .exclude(pk__in=[i.pk for i in group]).select_related("form__owner__connection", "crm_connection")):
-                try:
-                    held[sibling.pk] = integration_lock_acquire(integration=sibling)
-                except SyncBusy:
-                    continue
-                windows[sibling.pk] = sync_window(integration=sibling)
-                group.append(sibling)
-        runs.update(_owner_sync(owner=owner, integrations=group, windows=windows, held=held, trigger=trigger,
-                                progress=progress))
+    try:
+        for group in by_owner.values():
+            owner = group[0].form.owner
+            if siblings:
+                for sibling in (Integration.objects.filter(form__owner=owner, state=Integration.State.ACTIVE)
+                                .exclude(pk__in=[i.pk for i in group])
+                                .select_related("form__owner__connection", "crm_connection")):
+                    try:
+                        held[sibling.pk] = integration_lock_acquire(integration=sibling)
+                    except SyncBusy:
+                        continue
+                    windows[sibling.pk] = sync_window(integration=sibling)
+                    group.append(sibling)
+            runs.update(_owner_sync(owner=owner, integrations=group, windows=windows, held=held, trigger=trigger,
+                                    progress=progress))
+    finally:
+        # An owner whose sync crashed must not leave the next owners' integrations locked.
+        for integration in integrations:
+            if integration.pk not in runs:
+                integration_lock_release(integration=integration, token=held[integration.pk])
     return [runs[i.pk] for i in integrations]
 
 
