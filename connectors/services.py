@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from connectors.crm.client import CrmClient
 from connectors.http import RetryPolicy
-from connectors.exceptions import ApiError, BadPayload, Forbidden, OAuthError, Unauthorized
+from connectors.exceptions import ApiError, BadPayload, BadRequest, Forbidden, NotFound, OAuthError, Unauthorized
 from connectors.linkedin.client import LinkedInClient, LinkedInOAuth
 from connectors.linkedin.forms import parse_lead_form, parse_urn, parse_versioned_form_urn
 from connectors.models import (
@@ -520,11 +520,17 @@ def discovery_run(*, connection: LinkedInConnection, progress=None) -> dict:
     return summary
 
 
-def linkedin_form_version(form: LeadForm, version: int | None):
-    """The stored definition of `version` of `form`, else the newest one (None if none)."""
-    versions = {v.version: v.definition for v in form.versions.all()}
-    if version is not None and version in versions:
-        return versions[version]
-    return versions[max(versions)] if versions else None
-
-
+def lead_form_version_fetch(*, client, form: LeadForm, version: int) -> dict | None:
+    """Fetch, store and return the definition of an earlier version of `form` that a lead
+    answered: multiple-choice option ids only mean something in their own version. None when
+    LinkedIn will not give it (the caller reads the lead with the newest version instead)."""
+    try:
+        element = client.lead_form_version(form.linkedin_id, version)
+        definition = parse_lead_form(element)
+    except (NotFound, BadRequest, Forbidden, BadPayload) as exc:
+        logger.info("form %s version %s not available (%s); the newest version is used", form.linkedin_id, version, exc)
+        return None
+    definition["version"] = version
+    LeadFormVersion.objects.update_or_create(form=form, version=version,
+                                             defaults=dict(definition=definition, raw=element, fetched_at=timezone.now()))
+    return definition

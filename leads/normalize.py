@@ -208,6 +208,14 @@ class _Lead:
         return items
 
 
+def form_reference(element):
+    """(form id, version or None) the lead answered, or None when it names no readable form."""
+    try:
+        return _form_ref(element) if isinstance(element, dict) else None
+    except BadPayload:
+        return None
+
+
 def _form_ref(element):
     ref = element.get("versionedLeadGenFormUrn") or element.get("form")
     if isinstance(ref, dict):

@@ -30,11 +30,12 @@ from connectors.services import (
     connection_mark_needs_reauth,
     crm_client,
     crm_field_catalogue,
+    lead_form_version_fetch,
     linkedin_client,
     linkedin_oauth,
 )
 from leads.models import Lead, LeadNotification, SyncRun
-from leads.normalize import normalize_response
+from leads.normalize import form_reference, normalize_response
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
@@ -185,18 +186,33 @@ def leads_store_page(*, integration: Integration, elements: list, form_versions)
             "malformed": malformed}
 
 
-def _form_versions_lookup(integration: Integration):
-    form = integration.form
-    versions = {v.version: v.definition for v in form.versions.all()}
+class _FormVersions:
+    """The stored versions of one integration's form, as the normaliser's lookup. `ensure` fetches
+    a version a lead names that LeadSync has not seen (once per run, whatever LinkedIn answers)."""
 
-    def lookup(form_id, version):
-        if str(form_id) != form.linkedin_id or not versions:
+    def __init__(self, integration: Integration):
+        self.form = integration.form
+        self.versions = {v.version: v.definition for v in self.form.versions.all()}
+        self.tried = set()
+
+    def __call__(self, form_id, version):
+        if str(form_id) != self.form.linkedin_id or not self.versions:
             return None
         if version is None:
-            return versions[max(versions)]
-        return versions.get(version)
+            return self.versions[max(self.versions)]
+        return self.versions.get(version)
 
-    return lookup
+    def ensure(self, client, version):
+        if version is None or version in self.versions or version in self.tried:
+            return
+        self.tried.add(version)
+        definition = lead_form_version_fetch(client=client, form=self.form, version=version)
+        if definition is not None:
+            self.versions[version] = definition
+
+
+def _form_versions_lookup(integration: Integration):
+    return _FormVersions(integration)
 
 
 def _token_really_dead(connection) -> bool:
@@ -238,7 +254,7 @@ def leads_pull(*, owner, members: list[_Member], progress=_noop) -> None:
 
 def _pull(*, owner, members: list[_Member], progress=_noop) -> None:
     client = linkedin_client(owner.connection)
-    lookups = {m.integration.form.linkedin_id: _form_versions_lookup(m.integration) for m in members}
+    lookups = {m.integration.form.linkedin_id: _FormVersions(m.integration) for m in members}
 
     def form_versions(form_id, version):
         lookup = lookups.get(str(form_id))
@@ -251,6 +267,9 @@ def _pull(*, owner, members: list[_Member], progress=_noop) -> None:
     for lead_type in lead_types:
         takers = {m.integration.form.linkedin_id: m for m in members if lead_type in m.lead_types}
         for page in client.lead_form_responses(owner.urn, lead_type, start_ms=start_ms, end_ms=end_ms):
+            for reference in filter(None, map(form_reference, page)):
+                if reference[0] in lookups:
+                    lookups[reference[0]].ensure(client, reference[1])
             pairs, malformed = _normalize(page, form_versions, owner)
             routed = {}
             for element, normalized in pairs:

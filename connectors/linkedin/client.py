@@ -156,6 +156,12 @@ class LinkedInClient:
         """One lead form (latest version) by numeric id or leadGenForm URN."""
         return self._get(f"{self.LEAD_FORMS_PATH}/{encode_path_key(_urn_id(form_id, 'leadGenForm'))}")
 
+    def lead_form_version(self, form_id, version):
+        """One earlier version of a lead form, by its versionedLeadGenForm URN as the key
+        (unverified on LinkedIn: callers fall back to the latest version when it is refused)."""
+        urn = f"urn:li:versionedLeadGenForm:(urn:li:leadGenForm:{_urn_id(form_id, 'leadGenForm')},{int(version)})"
+        return self._get(f"{self.LEAD_FORMS_PATH}/{encode_path_key(urn)}")
+
     def lead_form_responses(
         self,
         owner_urn,

@@ -745,3 +745,11 @@ def test_the_client_module_imports_without_django():
     code = "import sys, connectors.linkedin.client; assert 'django' not in sys.modules"
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+def test_one_version_of_a_form_is_read_by_its_encoded_versioned_urn(client, mock):
+    form = {"id": 6083, "name": "Contact Us Form", "versionId": 1}
+    key = "urn%3Ali%3AversionedLeadGenForm%3A%28urn%3Ali%3AleadGenForm%3A6083%2C1%29"
+    mock.get(f"{API}/rest/leadForms/{key}", json=form)
+    assert client.lead_form_version("6083", 1) == form
+    assert mock.calls[0].request.url == f"{API}/rest/leadForms/{key}"
