@@ -26,6 +26,7 @@ from connectors.exceptions import ApiError, BadPayload, NotFound
 from connectors.linkedin.forms import owner_urn, parse_urn, parse_versioned_form_urn
 from connectors.services import NeedsReauthorization, crm_client, linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
+from leads.normalize import form_reference
 from leads.services import (
     SyncBusy,
     _form_versions_lookup,
@@ -205,14 +206,18 @@ def _created(notification) -> tuple[str, str]:
     counts = {"pulled": 0, "new": 0}
     if lead is None:
         integration = integrations[0]
+        client = linkedin_client(integration.form.owner.connection)
         try:
-            element = linkedin_client(integration.form.owner.connection).lead_form_response(notification.lead_id)
+            element = client.lead_form_response(notification.lead_id)
         except NotFound:
             if LeadNotification.objects.filter(lead_id=notification.lead_id, action=LeadNotification.Action.DELETED).exists():
                 return LeadNotification.State.IGNORED, "LinkedIn deleted this lead before it was fetched."
             raise
-        counts = leads_store_page(integration=integration, elements=[element],
-                                  form_versions=_form_versions_lookup(integration))
+        versions = _form_versions_lookup(integration)
+        reference = form_reference(element)
+        if reference is not None and reference[0] == integration.form.linkedin_id:
+            versions.ensure(client, reference[1])  # a version discovery did not see
+        counts = leads_store_page(integration=integration, elements=[element], form_versions=versions)
         if counts["malformed"]:
             return LeadNotification.State.FAILED, (
                 "LinkedIn's answer for this lead could not be read (see the worker log); the next sync tries again."

@@ -139,3 +139,21 @@ def test_a_forged_notification_is_refused_over_http(webhook_url):
     response = requests.post(webhook_url, data=body, headers={"X-LI-Signature": "0" * 64}, timeout=5)
     assert response.status_code == 401
     assert not LeadNotification.objects.exists()
+
+
+def test_a_lead_on_an_earlier_form_version_is_read_with_that_version(event_integration, webhook_url):
+    form = sandbox_form(event_integration)
+    v1 = form.versions.order_by("version").first()
+    assert v1.version < form.latest_version.version, "the seed gives this form two versions"
+    submitted = lead_submit(form, version=v1)
+    lead = Lead.objects.get(linkedin_id=submitted.id)
+    options = {q["questionId"]: {o["id"]: next(iter(o["text"]["localized"].values()))
+                                 for o in q["questionDetails"]["multipleChoiceQuestionDetails"]["options"]}
+               for q in v1.questions if "multipleChoiceQuestionDetails" in q["questionDetails"]}
+    checked = 0
+    for answer in submitted.answers:
+        if "options" in answer and answer["options"]:
+            stored = lead.answers["answers"][str(answer["questionId"])]["value"]
+            assert stored == [options[answer["questionId"]][i] for i in answer["options"]]
+            checked += 1
+    assert checked, "the generated answers should include a multiple-choice one"
