@@ -377,6 +377,20 @@ def _form_id_of(value):
     return text
 
 
+def _read_each(owners, stage, fetch, report, warnings):
+    """(owner, elements) for each owner, with progress; an owner LinkedIn refuses (a missing scope
+    or role) becomes a warning and discovery goes on with the others."""
+    for done, owner in enumerate(owners, 1):
+        report(stage, done - 1, len(owners))
+        try:
+            elements = fetch(owner.urn)
+        except Forbidden as exc:
+            warnings.append(f"{stage} of {owner} not read: {exc.message}")
+            continue
+        yield owner, elements
+    report(stage, len(owners), len(owners))
+
+
 def linkedin_discover(*, connection: LinkedInConnection, progress=None) -> dict:
     """Find what the member can sync (LGF-101 … LGF-103): organizations where the member is an
     ADMINISTRATOR or LEAD_GEN_FORMS_MANAGER, the ad accounts they can see, each organization's
@@ -432,13 +446,7 @@ def linkedin_discover(*, connection: LinkedInConnection, progress=None) -> dict:
     form_events = {}
     event_count = 0
     organizations = [o for o in owners if o.kind == LinkedInOwner.Kind.ORGANIZATION]
-    for done, owner in enumerate(organizations, 1):
-        report("events", done - 1, len(organizations))
-        try:
-            events = client.events(owner.urn)
-        except Forbidden as exc:
-            warnings.append(f"events of {owner} not read: {exc.message}")
-            continue
+    for owner, events in _read_each(organizations, "events", client.events, report, warnings):
         for element in events:
             event_id = element.get("id")
             if event_id is None:
@@ -456,16 +464,9 @@ def linkedin_discover(*, connection: LinkedInConnection, progress=None) -> dict:
             form_id = _form_id_of(form_ref)
             if form_id:
                 form_events[(owner.pk, form_id)] = event
-    report("events", len(organizations), len(organizations))
 
     form_count = question_count = 0
-    for done, owner in enumerate(owners, 1):
-        report("forms", done - 1, len(owners))
-        try:
-            elements = client.lead_forms(owner.urn)
-        except Forbidden as exc:
-            warnings.append(f"forms of {owner} not read: {exc.message}")
-            continue
+    for owner, elements in _read_each(owners, "forms", client.lead_forms, report, warnings):
         for element in elements:
             try:
                 definition = parse_lead_form(element)
@@ -486,7 +487,6 @@ def linkedin_discover(*, connection: LinkedInConnection, progress=None) -> dict:
             )
             form_count += 1
             question_count += len(definition.get("questions", []))
-    report("forms", len(owners), len(owners))
 
     return {
         "organizations": len(organizations),
