@@ -133,7 +133,7 @@ class CrmConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
         """The admin's twin of `leadsync crm add` for an existing connection: after fields were
         added or deleted in the CRM, mappings offer exactly what the CRM has."""
         from connectors.exceptions import ApiError
-        from connectors.services import crm_fields_load
+        from connectors.crm_connections import crm_fields_load
 
         for connection in queryset:
             try:

@@ -3,10 +3,26 @@
 API clients translate HTTP and transport failures into these, so callers never see `requests`
 exceptions and never need to parse status codes. Messages are safe to log and to show in the
 admin: they never contain tokens, secrets or URLs with credentials in their query string.
+
+Every error an operation may end with is a `LeadSyncError`: the CLI turns it into exit 1 and the
+admin into an error message, with its text as it is.
 """
 
 
-class ApiError(Exception):
+class LeadSyncError(Exception):
+    """An operation could not do its job. The message says why, in words an operator can act on,
+    and never carries a secret."""
+
+
+class NeedsReauthorization(LeadSyncError):
+    """The connection's tokens can no longer be renewed: a person must connect LinkedIn again."""
+
+
+class ConfigurationError(LeadSyncError):
+    """A setting the operation needs is missing; the message says which."""
+
+
+class ApiError(LeadSyncError):
     """Base class. `status` is the HTTP status when there was one; `code` the service's error code."""
 
     retryable = False

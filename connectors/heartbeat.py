@@ -9,16 +9,11 @@ from django.conf import settings
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from connectors.exceptions import ApiError, Forbidden, Unauthorized
+from connectors.clients import linkedin_oauth
+from connectors.exceptions import ApiError, Forbidden, NeedsReauthorization, Unauthorized
 from connectors.models import LinkedInConnection
 from connectors.permissions import permission_problems
-from connectors.services import (
-    NeedsReauthorization,
-    connection_mark_needs_reauth,
-    connection_refresh,
-    linkedin_client,
-    linkedin_oauth,
-)
+from connectors.tokens import connection_mark_needs_reauth, connection_refresh, linkedin_client
 
 logger = logging.getLogger(__name__)
 

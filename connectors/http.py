@@ -1,7 +1,8 @@
 """The one HTTP path and the one retry policy shared by every API client.
 
 `send()` is the only place that calls `requests`: it sets a timeout, never follows redirects and
-turns transport failures into `HostError`. `RetryPolicy.run()` retries what is worth retrying
+turns transport failures into `HostError`. `json_object()` reads an answer's JSON body and `scrub()`
+takes secrets out of anything an error may show, for every client alike. `RetryPolicy.run()` retries what is worth retrying
 (exceptions with `retryable = True`: timeouts, connection errors, 5xx, 429) with capped
 exponential backoff, honouring `Retry-After` when the service sent one; everything else (other
 4xx, bad payloads) is raised at once. When the attempts run out the last error is raised, so the
@@ -37,6 +38,44 @@ def send(session, method, url, *, timeout=DEFAULT_TIMEOUT, safe_url=None, **kwar
         raise HostError(f"{method} {shown}: could not connect") from None
     except requests.RequestException as exc:
         raise HostError(f"{method} {shown} failed: {type(exc).__name__}") from None
+
+
+def json_object(response, what):
+    """The answer's body as a JSON object, or BadPayload naming `what` (e.g. "LinkedIn GET /rest/x")."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise BadPayload(f"{what}: the answer is not JSON", status=response.status_code) from None
+    if not isinstance(body, dict):
+        raise BadPayload(f"{what}: the answer is not a JSON object", status=response.status_code)
+    return body
+
+
+def json_or_empty(response):
+    """The body of an error answer as a JSON object, or {} when it is not one: error bodies are
+    read for their details, never trusted to be well formed."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+SCRUBBED = "[redacted]"
+
+
+def scrub(text, *secrets):
+    """`text` with every secret (token, key, authorization code) replaced: services sometimes echo
+    what they were sent, and their messages reach logs and the admin."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, SCRUBBED)
+    return text
+
+
+def scrub_dict(body, *secrets):
+    """A flat error body with `scrub` applied to its string values."""
+    return {key: scrub(value, *secrets) if isinstance(value, str) else value for key, value in body.items()}
 
 
 def parse_retry_after(value):

@@ -183,6 +183,14 @@ class LinkedInOwner(models.Model):
     def __str__(self):
         return self.name or self.urn
 
+    def lead_types(self) -> list[str]:
+        """The lead types LinkedIn can give this owner's forms: an ad account's forms receive
+        sponsored leads, an organization's forms the organic ones (events, company and product
+        pages), and one page form may receive more than one organic type."""
+        if self.kind == self.Kind.SPONSORED_ACCOUNT:
+            return [LeadForm.LeadType.SPONSORED.value]
+        return [t.value for t in LeadForm.ORGANIC_LEAD_TYPES]
+
 
 class LinkedInEvent(models.Model):
     """A LinkedIn event organised by an organization; `lead_form_urn` is set when a form is attached."""
@@ -213,6 +221,8 @@ class LeadForm(models.Model):
         COMPANY = "COMPANY", "Company page"
         ORGANIZATION_PRODUCT = "ORGANIZATION_PRODUCT", "Product page"
 
+    ORGANIC_LEAD_TYPES = (LeadType.EVENT, LeadType.COMPANY, LeadType.ORGANIZATION_PRODUCT)
+
     owner = models.ForeignKey(LinkedInOwner, on_delete=models.CASCADE, related_name="forms")
     event = models.ForeignKey(
         LinkedInEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="forms",
@@ -235,6 +245,10 @@ class LeadForm(models.Model):
 
     def __str__(self):
         return self.name or f"form {self.linkedin_id}"
+
+    def receives(self) -> list[str]:
+        """The lead types to ask LinkedIn for: the ones discovery recorded, else all its owner's."""
+        return list(self.lead_types) or self.owner.lead_types()
 
 
 class LeadFormVersion(models.Model):

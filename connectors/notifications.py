@@ -7,6 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from connectors.models import LinkedInConnection
+
 logger = logging.getLogger(__name__)
 
 
@@ -26,8 +28,6 @@ def reconnect_url() -> str:
 def notify_needs_reauth(connection) -> bool:
     """E-mail the admins that `connection` needs re-authorisation, unless they were told already
     since it last worked. Returns whether a mail went out. Never includes a token."""
-    from connectors.models import LinkedInConnection
-
     claimed = LinkedInConnection.objects.filter(pk=connection.pk, reauth_notified_at__isnull=True).update(
         reauth_notified_at=timezone.now()
     )

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.urls import reverse
 
-from connectors.linkedin.client import LinkedInOAuth
+from connectors.clients import linkedin_oauth
+from connectors.linkedin.oauth import LinkedInOAuth
 from connectors.models import LinkedInConnection
-from connectors.services import linkedin_connection_save_tokenset, linkedin_oauth
+from connectors.tokens import linkedin_connection_save_tokenset
 
 logger = logging.getLogger(__name__)
 

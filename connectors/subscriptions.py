@@ -7,16 +7,8 @@ Because they are owner-level, two enabled forms of one owner share their subscri
 """
 
 from connectors.exceptions import NotFound
-from connectors.models import LeadForm, LinkedInConnection, LinkedInOwner
-from connectors.services import ORGANIC_LEAD_TYPES, linkedin_client
-
-
-def _form_lead_types(form: LeadForm) -> list[str]:
-    if form.lead_types:
-        return list(form.lead_types)
-    if form.owner.kind == LinkedInOwner.Kind.SPONSORED_ACCOUNT:
-        return ["SPONSORED"]
-    return list(ORGANIC_LEAD_TYPES)
+from connectors.models import LeadForm, LinkedInConnection
+from connectors.tokens import linkedin_client
 
 
 def _reusable(subscriptions: list[dict], webhook_url: str) -> str | None:
@@ -46,7 +38,7 @@ def lead_notifications_subscribe(*, form: LeadForm, webhook_url: str) -> list[st
     owner = form.owner
     client = linkedin_client(owner.connection)
     ids = []
-    for lead_type in _form_lead_types(form):
+    for lead_type in form.receives():
         subscription_id = _reusable(client.lead_notifications(owner.urn, lead_type), webhook_url)
         if subscription_id is None:
             subscription_id = client.create_lead_notification(webhook_url, owner.urn, lead_type)

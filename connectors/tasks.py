@@ -15,7 +15,7 @@ def heartbeat_all():
 def discover(connection_id):
     """Discovery from the admin's "Discover now": progress is written on the connection."""
     from connectors.models import LinkedInConnection
-    from connectors.services import discovery_run
+    from connectors.discovery import discovery_run
 
     connection = LinkedInConnection.objects.filter(pk=connection_id).first()
     return discovery_run(connection=connection) if connection else None

@@ -25,7 +25,7 @@ from connectors.oauth_flow import (
     linkedin_authorization_state_consume,
     linkedin_redirect_uri,
 )
-from connectors.services import ConfigurationError
+from connectors.exceptions import ConfigurationError
 
 logger = logging.getLogger(__name__)
 

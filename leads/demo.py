@@ -6,7 +6,10 @@ import secrets
 
 from django.conf import settings
 
-from connectors import services as connector_services
+from connectors.clients import linkedin_oauth
+from connectors.crm_connections import crm_connection_save
+from connectors.discovery import linkedin_discover
+from connectors.tokens import linkedin_connection_save_tokenset
 from connectors.models import LeadForm
 from leads import services as lead_services
 from leads.models import SyncRun
@@ -33,17 +36,17 @@ def demo_run(*, crm_account_id, crm_secret_key, days=90, progress=_noop) -> dict
         raise DemoError("The demo runs on the sandbox: set LEADSYNC_SANDBOX=1 and point LINKEDIN_API_URL, "
                         "LINKEDIN_OAUTH_URL and LEADGEN_CRM_API_URL at it (make demo does all of this).")
     progress("connecting the CRM", 0, None)
-    crm = connector_services.crm_connection_save(
+    crm = crm_connection_save(
         name=CRM_NAME, account_id=crm_account_id, secret_key=crm_secret_key, api_url=settings.LEADGEN_CRM_API_URL
     )
     progress("connecting LinkedIn (OAuth consent, auto-approved by the sandbox)", 0, None)
-    oauth = connector_services.linkedin_oauth()
+    oauth = linkedin_oauth()
     redirect_uri = settings.LINKEDIN_REDIRECT_URI or "http://127.0.0.1:8000/linkedin/callback/"
     code = oauth.auto_approved_code(redirect_uri, secrets.token_urlsafe(16))
-    linkedin = connector_services.linkedin_connection_save_tokenset(
+    linkedin = linkedin_connection_save_tokenset(
         name=LINKEDIN_NAME, tokens=oauth.exchange_code(code, redirect_uri)
     )
-    discovered = connector_services.linkedin_discover(connection=linkedin, progress=progress)
+    discovered = linkedin_discover(connection=linkedin, progress=progress)
     forms = LeadForm.objects.filter(owner__connection=linkedin, event__isnull=False).select_related("event")
     integrations = []
     for form in forms:

@@ -16,17 +16,16 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from connectors.crm.client import CrmClient
+from connectors.crm import schema
 from connectors.exceptions import ApiError
 from connectors.models import LinkedInEvent
-from connectors.services import crm_client
+from connectors.clients import crm_client
 from leads.models import Lead
 from mappings.models import Integration
 
 DEFAULT_DAYS = 90
 
-# shared/reference/crm-api.md, "Lead object": the funnel's order, sales end last.
-CRM_STAGES = CrmClient.LEAD_STATUSES
+CRM_STAGES = schema.LEAD_STATUSES
 QUALIFIED_PLUS = ("qualified", "contact", "contactWithOpp")
 OPPORTUNITY = "contactWithOpp"
 

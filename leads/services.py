@@ -22,20 +22,17 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from connectors.crm import schema
 from connectors.crm.client import CrmClient
 from connectors.exceptions import ApiError, BadPayload, HostError, ServerError, Unauthorized
 from connectors.permissions import sync_blockers
-from connectors.services import (
-    NeedsReauthorization,
-    connection_mark_needs_reauth,
-    crm_client,
-    crm_field_catalogue,
-    lead_form_version_fetch,
-    linkedin_client,
-    linkedin_oauth,
-)
+from connectors.clients import crm_client, linkedin_oauth
+from connectors.crm_connections import crm_field_catalogue
+from connectors.discovery import lead_form_version_fetch
+from connectors.exceptions import NeedsReauthorization
+from connectors.tokens import connection_mark_needs_reauth, linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
-from leads.normalize import form_reference, normalize_response
+from connectors.linkedin.responses import form_reference, normalize_response
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
@@ -330,7 +327,7 @@ class _Pusher:
         self.catalogue = {f["system_name"]: f for f in crm_field_catalogue(integration.crm_connection)}
         self.form = form_definition(integration.form)
         custom = sum(1 for m in self.mappings if m.crm_field and self.catalogue.get(m.crm_field, {}).get("is_custom"))
-        limit = CrmClient.HEAVY_MAX_OBJECTS if custom > 20 else CrmClient.MAX_OBJECTS
+        limit = schema.HEAVY_MAX_OBJECTS if custom > schema.HEAVY_CUSTOM_FIELDS else schema.MAX_OBJECTS
         self.batch_size = max(1, min(settings.LEADSYNC_CRM_BATCH_SIZE, limit))
 
     def push(self, leads: list[Lead]) -> PushCounts:
@@ -448,7 +445,7 @@ class _Pusher:
             if result.success:
                 self._ok(lead, result.id)
                 counts.created += 1
-            elif result.error_code == CrmClient.ENTRY_EXISTS_CODE:
+            elif result.error_code == schema.ENTRY_EXISTS_CODE:
                 duplicates.append(lead)
             else:
                 self._fail(lead, _crm_error(result), counts)
@@ -461,10 +458,10 @@ class _Pusher:
         results = self.client.update_leads_v2([{**objects[l.pk], "id": l.crm_id} for l in leads])
         missing = []
         for lead, result in zip(leads, results):
-            if result.success or result.error_code == CrmClient.NO_ROWS_AFFECTED_CODE:
+            if result.success or result.error_code == schema.NO_ROWS_AFFECTED_CODE:
                 self._ok(lead, lead.crm_id)
                 counts.updated += 1
-            elif result.error_code == CrmClient.RECORD_NOT_FOUND_CODE:
+            elif result.error_code == schema.RECORD_NOT_FOUND_CODE:
                 missing.append(lead)
             else:
                 self._fail(lead, _crm_error(result), counts)

@@ -24,7 +24,7 @@ from django.utils.safestring import mark_safe
 from django_celery_beat.models import PeriodicTask
 
 from connectors.heartbeat import connection_alerts
-from connectors.linkedin.client import LinkedInOAuth
+from connectors.linkedin.oauth import LinkedInOAuth
 from connectors.models import CrmField, LeadForm, LeadFormVersion, LinkedInConnection, LinkedInEvent, LinkedInOwner
 from connectors.permissions import EVENT_LEADS_SCOPE, LEAD_ROLES, LEADS_SCOPE
 from leads.models import Lead, LeadNotification, SyncRun

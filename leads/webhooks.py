@@ -21,12 +21,14 @@ from datetime import datetime, timezone as dt_timezone
 from django.conf import settings
 from django.utils import timezone
 
-from connectors.crm.client import CrmClient
+from connectors.crm import schema
 from connectors.exceptions import ApiError, BadPayload, NotFound
-from connectors.linkedin.forms import owner_urn, parse_urn, parse_versioned_form_urn
-from connectors.services import NeedsReauthorization, crm_client, linkedin_client
+from connectors.clients import crm_client
+from connectors.exceptions import NeedsReauthorization
+from connectors.linkedin.urns import owner_urn, parse_urn, parse_versioned_form_urn
+from connectors.tokens import linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
-from leads.normalize import form_reference
+from connectors.linkedin.responses import form_reference
 from leads.services import (
     SyncBusy,
     _form_versions_lookup,
@@ -317,7 +319,7 @@ def _crm_lead_delete(lead) -> str:
     if shared:
         return f"CRM lead {lead.crm_id} was kept: other leads share it."
     [result] = crm_client(crm).delete_leads([lead.crm_id])
-    gone = (CrmClient.NO_ROWS_AFFECTED_CODE, CrmClient.RECORD_NOT_FOUND_CODE)
+    gone = (schema.NO_ROWS_AFFECTED_CODE, schema.RECORD_NOT_FOUND_CODE)
     if not result.success and result.error_code not in gone:
         raise ApiError(f"The CRM did not delete lead {lead.crm_id}: error {result.error_code}: {result.error_message}")
     return ""

@@ -20,7 +20,7 @@ from django import forms
 from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
 from connectors.models import CrmConnection
-from connectors.services import crm_field_catalogue
+from connectors.crm_connections import crm_field_catalogue
 from mappings.engine import EMAIL_FIELD, TRANSFORM_CHOICES
 from mappings.models import FieldMapping
 

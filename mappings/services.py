@@ -9,7 +9,8 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from connectors.exceptions import ApiError
 from connectors.models import CrmConnection, LeadForm
-from connectors.services import crm_client, crm_field_catalogue, crm_fields_load
+from connectors.clients import crm_client
+from connectors.crm_connections import crm_field_catalogue, crm_fields_load
 from connectors.subscriptions import lead_notifications_subscribe, lead_notifications_unsubscribe
 from mappings import engine
 from mappings.models import FieldMapping, Integration

@@ -1,14 +1,13 @@
 """Client for the Lead Gen & CRM (formerly SharpSpring) JSON-RPC API.
 
-Every fact it relies on is in `shared/reference/crm-api.md` (and the vendor's lead-method list,
-`shared/seeds/004_*.txt`). The API is one POST endpoint with both credentials in the query string,
+The API's facts (limits, error codes, the lead object) are in `connectors.crm.schema`. The API is
+one POST endpoint with both credentials in the query string,
 so the real URL never leaves this object: errors, logs and `repr()` only show `safe_url`.
 """
 
 import logging
 import threading
 import time
-import types
 import uuid
 from dataclasses import dataclass
 from datetime import timezone
@@ -23,7 +22,8 @@ from connectors.exceptions import (
     ServerError,
     Unauthorized,
 )
-from connectors.http import DEFAULT_TIMEOUT, RetryPolicy, new_session, send, status_error
+from connectors.crm import schema
+from connectors.http import DEFAULT_TIMEOUT, RetryPolicy, json_object, new_session, scrub, send, status_error
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ class _AnswerLost(Exception):
         self.error = error
 
 
-def _to_int(value):
+def to_int(value):
+    """`value` as an int (the CRM sends numbers as strings or numbers alike), or None."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -116,7 +117,7 @@ def _format_timestamp(value):
         return value
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc)
-    return value.strftime(CrmClient.TIMESTAMP_FORMAT)
+    return value.strftime(schema.TIMESTAMP_FORMAT)
 
 
 class CrmClient:
@@ -128,38 +129,8 @@ class CrmClient:
     no idempotency key (see `create_leads`). Errors 106 (daily limit) and bad credentials never are.
     """
 
-    # shared/reference/crm-api.md, "Request".
-    DEFAULT_API_URL = "https://api.sharpspring.com/pubapi/v1.2/"
-    TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-    # shared/reference/crm-api.md, "Limits" and the createLeads row of "Methods".
-    MAX_OBJECTS = 500
-    HEAVY_MAX_OBJECTS = 250
-    MAX_RPS = 10
-
-    # shared/reference/crm-api.md, "Lead object": systemName -> max length (None: not documented).
-    STANDARD_FIELDS = types.MappingProxyType({
-        "id": None, "accountID": None, "ownerID": None, "campaignID": None, "leadStatus": None,
-        "leadScore": None, "persona": None, "active": None,
-        "firstName": 50, "lastName": 50, "emailAddress": 150, "companyName": 100, "title": 255,
-        "street": 255, "city": 255, "country": 255, "state": 50, "zipcode": 50,
-        "website": None, "phoneNumber": None, "officePhoneNumber": None, "phoneNumberExtension": None,
-        "mobilePhoneNumber": None, "faxNumber": None, "trackingID": 255, "description": None,
-        "industry": 255, "isUnsubscribed": None, "updateTimestamp": None,
-    })
-    REQUIRED_FIELDS = ("emailAddress",)
-    LEAD_STATUSES = ("unqualified", "open", "qualified", "contact", "contactWithOpp")
-
-    # shared/reference/crm-api.md, "Response": error codes.
-    AUTH_ERROR_CODES = frozenset({103, 104, 105})
-    DAILY_LIMIT_CODE = 106
-    RATE_LIMIT_CODES = frozenset({107, 209})
-    ENTRY_EXISTS_CODE = 301
-    NO_ROWS_AFFECTED_CODE = 302
-    RECORD_NOT_FOUND_CODE = 404
-
     def __init__(self, api_url, *, account_id, secret_key, session=None, retry=None,
-                 max_rps=MAX_RPS, timeout=DEFAULT_TIMEOUT, clock=time.monotonic, sleep=time.sleep):
+                 max_rps=schema.MAX_RPS, timeout=DEFAULT_TIMEOUT, clock=time.monotonic, sleep=time.sleep):
         """`retry` defaults to `RetryPolicy(sleep=sleep)`; `clock` and `sleep` drive the throttle."""
         if not account_id or not secret_key:
             raise ValueError("The CRM account ID and secret key are both required.")
@@ -186,7 +157,7 @@ class CrmClient:
         if api_url is None:
             from django.conf import settings
 
-            api_url = getattr(settings, "LEADGEN_CRM_API_URL", None) or cls.DEFAULT_API_URL
+            api_url = getattr(settings, "LEADGEN_CRM_API_URL", None) or schema.DEFAULT_API_URL
         return cls(api_url, account_id=account_id, secret_key=secret_key, **kwargs)
 
     def __repr__(self):
@@ -198,7 +169,7 @@ class CrmClient:
         """Cheapest real call: raises `Unauthorized` when the account ID / secret key are wrong."""
         self._call("getFields", {"where": {}, "limit": 1, "offset": 0})
 
-    def get_fields(self, where=None, *, page_size=MAX_OBJECTS):
+    def get_fields(self, where=None, *, page_size=schema.MAX_OBJECTS):
         """All lead/opportunity/account fields matching `where` (keys: id, label, systemName,
         isCustom), each as the CRM gives it (values are strings)."""
         return self._pages("getFields", {"where": where or {}}, "field", page_size)
@@ -241,7 +212,7 @@ class CrmClient:
         leads = self._leads(self._call("getLead", {"id": lead_id}), "getLead")
         return leads[0] if leads else None
 
-    def get_leads(self, where, fields=None, *, page_size=MAX_OBJECTS):
+    def get_leads(self, where, fields=None, *, page_size=schema.MAX_OBJECTS):
         """Every lead matching `where` (`{"id": …}` or `{"emailAddress": …}`; `{}` is all leads),
         fetched page by page until a short page, since the CRM gives no total."""
         params = {"where": where} | ({"fields": list(fields)} if fields else {})
@@ -271,8 +242,8 @@ class CrmClient:
 
     def _bulk(self, method, key, objects, *, retry_lost=True):
         objects = list(objects)
-        if len(objects) > self.MAX_OBJECTS:
-            raise ValueError(f"{method} takes at most {self.MAX_OBJECTS} objects a call, "
+        if len(objects) > schema.MAX_OBJECTS:
+            raise ValueError(f"{method} takes at most {schema.MAX_OBJECTS} objects a call, "
                              f"got {len(objects)}: split the batch.")
         if not objects:
             return []
@@ -290,7 +261,7 @@ class CrmClient:
         error = entry.get("error")
         code, message, detail = None, None, None
         if isinstance(error, dict):
-            code, message = _to_int(error.get("code")), error.get("message")
+            code, message = to_int(error.get("code")), error.get("message")
             detail = _detail(error.get("data"))
         elif error:
             message = str(error)
@@ -304,8 +275,8 @@ class CrmClient:
                             self._scrub(detail) if detail else None)
 
     def _pages(self, method, params, key, page_size, *, normalise=False):
-        if not 1 <= page_size <= self.MAX_OBJECTS:
-            raise ValueError(f"page_size must be between 1 and {self.MAX_OBJECTS}.")
+        if not 1 <= page_size <= schema.MAX_OBJECTS:
+            raise ValueError(f"page_size must be between 1 and {schema.MAX_OBJECTS}.")
         items, offset = [], 0
         while True:
             result = self._call(method, {**params, "limit": page_size, "offset": offset})
@@ -356,15 +327,9 @@ class CrmClient:
         return self._parse(method, request_id, response)
 
     def _parse(self, method, request_id, response):
-        status = response.status_code
-        if status != 200:
+        if response.status_code != 200:
             raise self._http_error(method, response)
-        try:
-            body = response.json()
-        except ValueError:
-            raise BadPayload(f"CRM {method}: the answer is not JSON", status=status) from None
-        if not isinstance(body, dict):
-            raise BadPayload(f"CRM {method}: the answer is not a JSON-RPC envelope", status=status)
+        body = json_object(response, f"CRM {method}")
         echoed, error = body.get("id"), body.get("error")
         if echoed is not None and str(echoed) != request_id:
             raise BadPayload(f"CRM {method}: the answer's id does not match the request's")
@@ -390,26 +355,24 @@ class CrmClient:
         return status_error(response, message, unexpected=f"CRM {method}: unexpected HTTP status")
 
     def _api_error(self, method, error):
-        code = _to_int(error.get("code"))
+        code = to_int(error.get("code"))
         detail = self._scrub(str(error.get("message") or "no message"))
         extra = {"code": code, "data": error.get("data")}
-        if code in self.AUTH_ERROR_CODES:
+        if code in schema.AUTH_ERROR_CODES:
             return Unauthorized(f"CRM rejected the account ID / secret key: {detail}",
                                 reason="invalid", **extra)
-        if code == self.DAILY_LIMIT_CODE:
+        if code == schema.DAILY_LIMIT_CODE:
             return RateLimited("CRM daily call limit reached: calls resume after the CRM's daily reset",
                                daily=True, **extra)
-        if code in self.RATE_LIMIT_CODES:
+        if code in schema.RATE_LIMIT_CODES:
             # The limit is per second: a retry within the same second is refused again.
             return RateLimited(f"CRM {method} was rate limited: {detail}", retry_after=1.0, **extra)
         return CrmError(f"CRM {method} failed: {detail}", **extra)
 
     def _scrub(self, text):
-        """The CRM's own messages are shown to operators: make sure they never echo a credential."""
-        for secret in (self._secret_key, self._account_id):
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        """The CRM's own messages are shown to operators: make sure they never echo a credential
+        (an account id of a few digits would blank out ordinary numbers: it is left alone)."""
+        return scrub(text, *(secret for secret in (self._secret_key, self._account_id) if len(secret) >= 4))
 
     def _log_retry(self, method, attempt, error, wait):
         logger.warning("CRM %s attempt %d failed (%s); retrying in %.1fs", method, attempt, error, wait)

@@ -1,29 +1,29 @@
-"""LinkedIn clients: `LinkedInClient` for the Rest.li Marketing API, `LinkedInOAuth` for the
-OAuth 2.0 endpoints.
+"""`LinkedInClient`: one member's access to LinkedIn's Rest.li Marketing API (the OAuth endpoints
+are `connectors.linkedin.oauth`).
 
-Both return LinkedIn's JSON as it came (elements, records): parsing answers, resolving option ids
+It returns LinkedIn's JSON as it came (elements, records): parsing answers, resolving option ids
 and mapping fields belong to the callers. Every failure is one of `connectors.exceptions`; no
-message carries a token, a refresh token, a code or the client secret. Importable without Django:
-only the `from_settings` constructors read `django.conf.settings`, lazily.
+message carries a token. Importable without Django: only `from_settings` reads
+`django.conf.settings`, lazily.
 """
 
-import re
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
-
-from connectors.exceptions import (
-    BadPayload,
-    Forbidden,
-    NotFound,
-    OAuthError,
-    Unauthorized,
+from connectors.exceptions import BadPayload, Forbidden, NotFound, Unauthorized
+from connectors.http import (
+    DEFAULT_TIMEOUT,
+    NO_RETRY,
+    RetryPolicy,
+    json_object,
+    json_or_empty,
+    new_session,
+    scrub,
+    scrub_dict,
+    send,
+    status_error,
 )
-from connectors.http import DEFAULT_TIMEOUT, NO_RETRY, RetryPolicy, new_session, send, status_error
+from connectors.linkedin import urns
 from connectors.linkedin.restli import build_query, encode_path_key, restli_list, restli_record
 
 DEFAULT_API_URL = "https://api.linkedin.com"
-DEFAULT_OAUTH_URL = "https://www.linkedin.com/oauth/v2"
 DEFAULT_VERSION = "202601"
 DEFAULT_PAGE_SIZE = 100
 
@@ -52,8 +52,6 @@ class LinkedInClient:
     LEAD_FORM_RESPONSES_PATH = "/rest/leadFormResponses"
     LEAD_NOTIFICATIONS_PATH = "/rest/leadNotifications"
     RESTLI_PROTOCOL_VERSION = "2.0.0"
-    # Lead form and response owners are a union keyed by the URN's entity type (seed 002).
-    OWNER_TYPES = ("organization", "sponsoredAccount")
     # Give up on a finder that never ends (a server ignoring `start`, a cursor that loops).
     MAX_PAGES = 10_000
 
@@ -117,7 +115,7 @@ class LinkedInClient:
     def organizations(self, ids):
         """Batch get: `{id: record}` with string ids, for numeric ids or organization URNs.
         Organizations LinkedIn could not return (no access, deleted) are simply absent."""
-        keys = list(dict.fromkeys(_urn_id(value, "organization") for value in ids))
+        keys = list(dict.fromkeys(urns.urn_id(value, urns.ORGANIZATION) for value in ids))
         if not keys:
             return {}
         body = self._get(self.ORGANIZATIONS_PATH, build_query([("ids", restli_list(keys))]))
@@ -141,7 +139,7 @@ class LinkedInClient:
     def events(self, organization_urn):
         """Events organized by the organization (URN or numeric id), all pages. A `leadGenForm`
         on an element may be a leadGenForm or a versionedLeadGenForm URN."""
-        urn = _urn(organization_urn, "organization")
+        urn = urns.as_urn(organization_urn, urns.ORGANIZATION)
         params = [("q", "eventsByOrganizer"), ("organizer", urn)]
         return self._all(self.EVENTS_PATH, params)
 
@@ -154,12 +152,12 @@ class LinkedInClient:
 
     def lead_form(self, form_id):
         """One lead form (latest version) by numeric id or leadGenForm URN."""
-        return self._get(f"{self.LEAD_FORMS_PATH}/{encode_path_key(_urn_id(form_id, 'leadGenForm'))}")
+        return self._get(f"{self.LEAD_FORMS_PATH}/{encode_path_key(urns.urn_id(form_id, urns.LEAD_FORM))}")
 
     def lead_form_version(self, form_id, version):
         """One earlier version of a lead form, by its versionedLeadGenForm URN as the key
         (unverified on LinkedIn: callers fall back to the latest version when it is refused)."""
-        urn = f"urn:li:versionedLeadGenForm:(urn:li:leadGenForm:{_urn_id(form_id, 'leadGenForm')},{int(version)})"
+        urn = urns.versioned_form_urn(urns.urn_id(form_id, urns.LEAD_FORM), version)
         return self._get(f"{self.LEAD_FORMS_PATH}/{encode_path_key(urn)}")
 
     def lead_form_responses(
@@ -206,11 +204,11 @@ class LinkedInClient:
         """Subscribe `webhook` to lead notifications and return the subscription id (the
         `x-restli-id` header, as a string). Not retried: after a failure list the subscriptions
         before creating again. `associated_entity` is a URN; its union key is its entity type."""
-        body = {"webhook": webhook, "owner": _owner_union(owner_urn), "leadType": lead_type}
+        body = {"webhook": webhook, "owner": urns.owner_union(owner_urn), "leadType": lead_type}
         if versioned_form_urn:
             body["versionedForm"] = versioned_form_urn
         if associated_entity:
-            body["associatedEntity"] = {_urn_type(associated_entity): associated_entity}
+            body["associatedEntity"] = {urns.urn_type(associated_entity): associated_entity}
         response = self._request("POST", self.LEAD_NOTIFICATIONS_PATH, json=body)
         subscription_id = response.headers.get("x-restli-id")
         if not subscription_id:
@@ -222,7 +220,7 @@ class LinkedInClient:
 
     def lead_notifications(self, owner_urn, lead_type):
         """The owner's subscriptions for one lead type, all pages."""
-        owner = restli_record(value=restli_record(**_owner_union(owner_urn)))
+        owner = restli_record(value=restli_record(**urns.owner_union(owner_urn)))
         params = [("q", "criteria"), ("owner", owner), ("leadType", restli_record(leadType=lead_type))]
         return self._all(self.LEAD_NOTIFICATIONS_PATH, params)
 
@@ -275,7 +273,7 @@ class LinkedInClient:
         raise BadPayload(f"LinkedIn GET {path}: more than {self.MAX_PAGES} pages")
 
     def _get(self, path, query=None):
-        return _json_object(self._request("GET", path, query), f"LinkedIn GET {path}")
+        return json_object(self._request("GET", path, query), f"LinkedIn GET {path}")
 
     def _request(self, method, path, query=None, json=None):
         """Send one API call, with retries and at most one token refresh; return the response
@@ -312,12 +310,12 @@ class LinkedInClient:
 
     def _error(self, response, method, path):
         status = response.status_code
-        body = _json_or_empty(response)
+        body = json_or_empty(response)
         code = body.get("code")
         service_code = body.get("serviceErrorCode")
         text = body.get("message") or response.reason or "error"
-        message = _scrub(f"LinkedIn {method} {path}: {text}", self.access_token)
-        data = _scrub_dict(body, (self.access_token,)) or None
+        message = scrub(f"LinkedIn {method} {path}: {text}", self.access_token)
+        data = scrub_dict(body, self.access_token) or None
         kwargs = {"status": status, "code": code, "service_error_code": service_code, "data": data}
         if status == 401:
             return Unauthorized(message, reason=_unauthorized_reason(code, service_code), **kwargs)
@@ -329,214 +327,15 @@ class LinkedInClient:
                             unexpected=f"LinkedIn {method} {path}: unexpected HTTP {status} (redirects are not followed)")
 
 
-@dataclass(frozen=True)
-class TokenSet:
-    """A token endpoint answer. Refresh fields are None for apps without programmatic refresh
-    tokens; `scopes` is empty when LinkedIn did not repeat them (keep the ones you had)."""
-
-    access_token: str = field(repr=False)
-    expires_in: int
-    refresh_token: str | None = field(default=None, repr=False)
-    refresh_token_expires_in: int | None = None
-    scopes: tuple = ()
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """An introspection answer. `status` is active|expired|revoked; an inactive token without
-    a status reads as "expired", so the caller tries a refresh before asking for consent."""
-
-    active: bool
-    status: str
-    expires_at: datetime | None
-    scopes: tuple
-    auth_type: str | None
-    raw: dict = field(repr=False)
-
-
-class LinkedInOAuth:
-    """LinkedIn's 3-legged OAuth endpoints for one app.
-
-    Calls are retried like API calls (timeouts, 5xx, 429). A 400/401 with an OAuth error body is
-    an OAuthError carrying the OAuth `error` as `code`; `reauthorize` is True when only a new
-    consent can help: any 400 on a refresh grant, or a description saying the grant or refresh
-    token is invalid, expired or revoked.
-    """
-
-    # https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow
-    # https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens
-    # https://learn.microsoft.com/en-us/linkedin/shared/authentication/token-introspection
-    AUTHORIZATION_PATH = "/authorization"
-    TOKEN_PATH = "/accessToken"
-    INTROSPECT_PATH = "/introspectToken"
-    # Lead sync scopes (reference page, "OAuth"). Requesting another set invalidates earlier
-    # tokens, so EVENT_SCOPE (legacy event leads) is opt-in: SCOPES + (EVENT_SCOPE,).
-    SCOPES = (
-        "r_marketing_leadgen_automation",
-        "r_organization_admin",
-        "r_ads",
-        "r_events",
-        "openid",
-        "profile",
-        "email",
-    )
-    EVENT_SCOPE = "r_events_leadgen_automation"
-
-    def __init__(self, oauth_url, *, client_id, client_secret, session=None, retry=None, timeout=DEFAULT_TIMEOUT):
-        self.oauth_url = oauth_url.rstrip("/")
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.session = session or new_session()
-        self.retry = retry or RetryPolicy()
-        self.timeout = timeout
-
-    @classmethod
-    def from_settings(cls, *, session=None, retry=None):
-        from django.conf import settings
-
-        return cls(
-            getattr(settings, "LINKEDIN_OAUTH_URL", DEFAULT_OAUTH_URL),
-            client_id=settings.LINKEDIN_CLIENT_ID,
-            client_secret=settings.LINKEDIN_CLIENT_SECRET,
-            session=session,
-            retry=retry,
-        )
-
-    def __repr__(self):
-        return f"<LinkedInOAuth {self.oauth_url} client_id={self.client_id}>"
-
-    def authorization_url(self, redirect_uri, state, scopes=None):
-        """Where to send the member for consent; LinkedIn comes back to `redirect_uri` with
-        `code` and `state` (or `error`)."""
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "scope": " ".join(self.SCOPES if scopes is None else scopes),
-            },
-            quote_via=quote,
-        )
-        return f"{self.oauth_url}{self.AUTHORIZATION_PATH}?{query}"
-
-    def auto_approved_code(self, redirect_uri, state, scopes=None):
-        """An authorization code without a person at the consent page: only for authorization
-        servers that honour `auto_approve=1` (the LeadSync sandbox, in the demo and tests).
-        LinkedIn itself always shows its consent screen."""
-        url = self.authorization_url(redirect_uri, state, scopes) + "&auto_approve=1"
-        response = send(self.session, "GET", url, timeout=self.timeout)
-        location = response.headers.get("Location", "")
-        if response.status_code not in (301, 302, 303, 307, 308) or not location:
-            raise BadPayload(f"LinkedIn OAuth {self.AUTHORIZATION_PATH}: no redirect (auto_approve not supported here)",
-                             status=response.status_code)
-        params = parse_qs(urlsplit(location).query)
-        if params.get("state", [None])[0] != state:
-            raise BadPayload(f"LinkedIn OAuth {self.AUTHORIZATION_PATH}: the redirect carries another state")
-        if "error" in params:
-            raise OAuthError(params.get("error_description", params["error"])[0], code=params["error"][0])
-        if "code" not in params:
-            raise BadPayload(f"LinkedIn OAuth {self.AUTHORIZATION_PATH}: the redirect carries no code")
-        return params["code"][0]
-
-    def exchange_code(self, code, redirect_uri):
-        """Trade an authorization code (valid 30 minutes, single use) for tokens."""
-        data = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-        }
-        return _token_set(self._post(self.TOKEN_PATH, data, secrets=(code,)))
-
-    def refresh(self, refresh_token):
-        """A new access token from a refresh token. The refresh token's own lifetime is not
-        extended (`refresh_token_expires_in` decreases); OAuthError(reauthorize=True) once it
-        is invalid, expired or revoked."""
-        data = {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-        }
-        return _token_set(self._post(self.TOKEN_PATH, data, secrets=(refresh_token,), refresh_grant=True))
-
-    def introspect(self, token):
-        """The token's state as LinkedIn sees it, with app credentials only (no member scope):
-        the heartbeat that tells expired from revoked."""
-        data = {"client_id": self.client_id, "client_secret": self.client_secret, "token": token}
-        body = self._post(self.INTROSPECT_PATH, data, secrets=(token,))
-        return _token_info(body)
-
-    def _post(self, path, data, *, secrets, refresh_grant=False):
-        url = f"{self.oauth_url}{path}"
-        secrets = (*secrets, self.client_secret)
-
-        def attempt():
-            response = send(
-                self.session, "POST", url, timeout=self.timeout, data=data, headers={"Accept": "application/json"}
-            )
-            if not 200 <= response.status_code < 300:
-                raise self._error(response, path, secrets, refresh_grant)
-            return response
-
-        return _json_object(self.retry.run(attempt), f"LinkedIn OAuth {path}")
-
-    @staticmethod
-    def _error(response, path, secrets, refresh_grant):
-        status = response.status_code
-        body = _json_or_empty(response)
-        error = body.get("error")
-        description = body.get("error_description") or response.reason or "error"
-        message = _scrub(f"LinkedIn OAuth {path}: {description}", *secrets)
-        kwargs = {"status": status, "code": error, "data": _scrub_dict(body, secrets) or None}
-        if status in (400, 401):
-            reauthorize = (refresh_grant and status == 400) or _grant_is_dead(description)
-            return OAuthError(message, reauthorize=reauthorize, **kwargs)
-        return status_error(response, message, **kwargs,
-                            unexpected=f"LinkedIn OAuth {path}: unexpected HTTP {status} (redirects are not followed)")
-
-
-# Helpers
+# --- helpers ---------------------------------------------------------------------------------------
 
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _urn_type(urn):
-    """`urn:li:event:1` -> "event"; ValueError for anything that is not a LinkedIn URN."""
-    parts = str(urn).split(":", 3)
-    if len(parts) != 4 or parts[:2] != ["urn", "li"] or not parts[2] or not parts[3]:
-        raise ValueError(f"not a LinkedIn URN: {urn!r}")
-    return parts[2]
-
-
-def _urn(value, entity_type):
-    """A URN of `entity_type` from the URN itself or its numeric id."""
-    text = str(value)
-    if text.startswith("urn:"):
-        if _urn_type(text) != entity_type:
-            raise ValueError(f"expected a {entity_type} URN, got {value!r}")
-        return text
-    return f"urn:li:{entity_type}:{text}"
-
-
-def _urn_id(value, entity_type):
-    return _urn(value, entity_type).split(":", 3)[3]
-
-
-def _owner_union(owner_urn):
-    """The owner union (`{"organization": urn}` / `{"sponsoredAccount": urn}`) of a URN."""
-    key = _urn_type(owner_urn)
-    if key not in LinkedInClient.OWNER_TYPES:
-        raise ValueError(f"a lead form owner is an organization or sponsoredAccount URN, got {owner_urn!r}")
-    return {key: str(owner_urn)}
-
-
 def _owner_record(owner_urn):
-    return restli_record(**_owner_union(owner_urn))
+    return restli_record(**urns.owner_union(owner_urn))
 
 
 def _unauthorized_reason(code, service_code):
@@ -559,90 +358,3 @@ def _page_parts(body, what):
     if total is not None and not _is_int(total):
         raise BadPayload(f"{what}: paging.total is not an integer")
     return elements, paging, metadata.get("nextPageToken")
-
-
-def _json_or_empty(response):
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _json_object(response, what):
-    try:
-        body = response.json()
-    except ValueError:
-        raise BadPayload(f"{what}: the answer is not JSON", status=response.status_code) from None
-    if not isinstance(body, dict):
-        raise BadPayload(f"{what}: the answer is not a JSON object", status=response.status_code)
-    return body
-
-
-def _scrub(text, *secrets):
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
-def _scrub_dict(body, secrets):
-    return {key: _scrub(value, *secrets) if isinstance(value, str) else value for key, value in body.items()}
-
-
-_DEAD_GRANT = re.compile(r"(refresh[ _]token|grant).*\b(invalid|expired|revoked)\b", re.IGNORECASE | re.DOTALL)
-
-
-def _grant_is_dead(description):
-    return bool(_DEAD_GRANT.search(description or ""))
-
-
-def parse_scopes(value):
-    """LinkedIn separates scopes with commas (token and introspection answers) or spaces."""
-    if not value:
-        return ()
-    return tuple(scope for scope in re.split(r"[\s,]+", str(value)) if scope)
-
-
-def _int_field(body, name, what, *, required=False):
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise BadPayload(f"{what}: no {name}")
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise BadPayload(f"{what}: {name} is not a number") from None
-
-
-def _token_set(body):
-    what = "LinkedIn OAuth token answer"
-    access_token = body.get("access_token")
-    if not isinstance(access_token, str) or not access_token:
-        raise BadPayload(f"{what}: no access_token")
-    return TokenSet(
-        access_token=access_token,
-        expires_in=_int_field(body, "expires_in", what, required=True),
-        refresh_token=body.get("refresh_token") or None,
-        refresh_token_expires_in=_int_field(body, "refresh_token_expires_in", what),
-        scopes=parse_scopes(body.get("scope")),
-    )
-
-
-def _token_info(body):
-    what = "LinkedIn OAuth introspection answer"
-    active, status = body.get("active"), body.get("status")
-    if not isinstance(active, bool) and status is None:
-        raise BadPayload(f"{what}: neither active nor status")
-    if not isinstance(active, bool):
-        active = status == "active"
-    expires_at = _int_field(body, "expires_at", what)
-    return TokenInfo(
-        active=active,
-        status=status or ("active" if active else "expired"),
-        expires_at=None if expires_at is None else datetime.fromtimestamp(expires_at, tz=timezone.utc),
-        scopes=parse_scopes(body.get("scope")),
-        auth_type=body.get("auth_type"),
-        raw=body,
-    )

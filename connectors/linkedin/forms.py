@@ -1,5 +1,5 @@
-"""LinkedIn lead form definitions, versioned or legacy, turned into our FormDefinition
-(the shared contract in /tmp/spec/shapes.md), plus the URN helpers every LinkedIn parser needs.
+"""LinkedIn lead form definitions, versioned or legacy, turned into our FormDefinition: the form's
+id, version, name, state, locale, and every question, hidden field and consent.
 
 The versioned /rest/leadForms API inlines questions and legal info; the legacy Event Lead Sync
 leadGenForms API only carries URNs that the caller resolves with two more calls. Both end up in
@@ -7,61 +7,9 @@ one shape so nothing downstream knows which API a form came from. Pure functions
 HTTP. Malformed input raises BadPayload with a message that names the form and question.
 """
 
-import re
-
 from connectors.exceptions import BadPayload
-
-_URN = re.compile(r"urn:li:([A-Za-z]+):(\S.*)")
-_VERSIONED_FORM = re.compile(
-    r"urn:li:versionedLeadGenForm:\(\s*urn:li:leadGenForm:([^\s,()]+)\s*,\s*(\d+)\s*\)"
-)
-_FORM = re.compile(r"urn:li:leadGenForm:([^\s,()]+)")
-
-
-def parse_urn(urn):
-    """`urn:li:leadGenFormQuestion:1` -> ("leadGenFormQuestion", "1"). Compound ids such as
-    `(urn:li:leadGenForm:1,2)` are returned whole: only the caller knows how to read them."""
-    match = _URN.fullmatch(urn.strip()) if isinstance(urn, str) else None
-    if not match:
-        raise BadPayload(f"not a LinkedIn URN: {urn!r:.80}")
-    return match[1], match[2]
-
-
-def versioned_form_urn(form_id, version):
-    return f"urn:li:versionedLeadGenForm:(urn:li:leadGenForm:{form_id},{int(version)})"
-
-
-def parse_versioned_form_urn(urn):
-    """Returns (form_id, version). LinkedIn's own webhook example writes `(urn:li:leadGenForm:1, 1)`
-    with a space, and older payloads name a plain leadGenForm URN: its version is None."""
-    if isinstance(urn, str):
-        if match := _VERSIONED_FORM.fullmatch(urn.strip()):
-            return match[1], int(match[2])
-        if match := _FORM.fullmatch(urn.strip()):
-            return match[1], None
-    raise BadPayload(f"not a lead form URN: {urn!r:.80}")
-
-
-def union_member(union):
-    """Rest.li unions are one-key objects. The legacy API spells the key as a qualified record
-    name (`com.linkedin.leadgenform.TextQuestionAnswer`), the versioned API in camelCase
-    (`textQuestionAnswer`); both come back as the camelCase key so callers match one spelling.
-    Anything that is not a one-key object gives (None, None)."""
-    if not isinstance(union, dict) or len(union) != 1:
-        return None, None
-    ((key, value),) = union.items()
-    key = key.rsplit(".", 1)[-1]
-    return key[:1].lower() + key[1:], value
-
-
-def owner_urn(owner):
-    """The URN inside an owner union ({"organization": …} or {"sponsoredAccount": …})."""
-    if owner is None or isinstance(owner, str):
-        return owner
-    _, value = union_member(owner)
-    if not (isinstance(value, str) and value.startswith("urn:")):
-        raise BadPayload("owner is not an organization or sponsoredAccount URN union")
-    return value
+from connectors.linkedin.restli import union_member
+from connectors.linkedin.urns import owner_urn, parse_urn
 
 
 def locale_code(locale):

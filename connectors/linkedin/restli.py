@@ -1,4 +1,4 @@
-"""Rest.li 2.0 query strings, built by hand.
+"""Rest.li 2.0: query strings, built by hand, and unions, read.
 
 Rest.li wants its syntax characters `( ) , :` raw and everything inside them percent-encoded:
 `owner=(organization:urn%3Ali%3Aorganization%3A1)`. Generic URL builders (requests' `params=`,
@@ -59,3 +59,15 @@ def build_query(pairs):
     """`k=v&k=v` from (key, value) pairs in order, without a leading `?`. None values are left
     out, so optional filters can be passed unconditionally."""
     return "&".join(f"{encode(k)}={restli_value(v)}" for k, v in pairs if v is not None)
+
+
+def union_member(union):
+    """(key, value) of a Rest.li union, a one-key object. The legacy API spells the key as a
+    qualified record name (`com.linkedin.leadgenform.TextQuestionAnswer`), the versioned API in
+    camelCase (`textQuestionAnswer`); both come back as the camelCase key so callers match one
+    spelling. Anything that is not a one-key object gives (None, None)."""
+    if not isinstance(union, dict) or len(union) != 1:
+        return None, None
+    ((key, value),) = union.items()
+    key = key.rsplit(".", 1)[-1]
+    return key[:1].lower() + key[1:], value

@@ -5,7 +5,7 @@ import pytest
 
 from connectors.exceptions import BadRequest, NotFound
 from connectors.models import LeadFormVersion
-from connectors.services import lead_form_version_fetch
+from connectors.discovery import lead_form_version_fetch
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -6,13 +6,8 @@ import copy
 import pytest
 
 from connectors.exceptions import BadPayload
-from connectors.linkedin.forms import (
-    owner_urn,
-    parse_lead_form,
-    parse_urn,
-    parse_versioned_form_urn,
-    versioned_form_urn,
-)
+from connectors.linkedin.forms import parse_lead_form
+from connectors.linkedin.urns import owner_urn, parse_urn, parse_versioned_form_urn, versioned_form_urn
 
 VERSIONED_FORM = {
     "id": 987,

@@ -24,7 +24,8 @@ from connectors.exceptions import (
     Unauthorized,
 )
 from connectors.http import RetryPolicy
-from connectors.linkedin.client import LinkedInClient, LinkedInOAuth, TokenInfo, TokenSet
+from connectors.linkedin.client import LinkedInClient
+from connectors.linkedin.oauth import LinkedInOAuth, TokenInfo, TokenSet
 
 API = "https://api.linkedin.com"
 OAUTH = "https://www.linkedin.com/oauth/v2"

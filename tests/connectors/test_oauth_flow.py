@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.linkedin.client import LinkedInOAuth
+from connectors.linkedin.oauth import LinkedInOAuth
 from connectors.models import LinkedInConnection
 from connectors.oauth_flow import MAX_PENDING_STATES, STATE_SESSION_KEY, STATE_TTL_SECONDS
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connectors.services import crm_client
+from connectors.clients import crm_client
 from leads.models import Lead
 from leads.report import CRM_STAGES, ReportError, funnel_report
 from sandbox.crm.models import CrmCall, CrmLead

@@ -13,7 +13,7 @@ from django.db import close_old_connections
 
 from connectors import heartbeat
 from connectors.models import LinkedInConnection
-from connectors.services import connection_refresh
+from connectors.tokens import connection_refresh
 from leads.models import Lead, SyncRun
 from sandbox.linkedin import models as li
 

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.exceptions import BadPayload
 from connectors.linkedin.forms import parse_lead_form
-from leads.normalize import normalize_response
+from connectors.linkedin.responses import normalize_response
 
 
 def lead_form(version, options, *, hidden_value="linkedin"):

@@ -11,8 +11,10 @@ from datetime import date, datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from connectors import services as connector_services
-from connectors.exceptions import ApiError
+from connectors.crm_connections import crm_connection_save
+from connectors.discovery import discovery_run
+from connectors.exceptions import ApiError, ConfigurationError, NeedsReauthorization
+from connectors.tokens import linkedin_connection_save_tokens
 from connectors.models import CrmConnection, LeadForm, LinkedInConnection
 from leads import selectors
 from leads import services as lead_services
@@ -136,7 +138,7 @@ class Command(BaseCommand):
                     {"available": False},
                 )
             result = handler(options)
-        except (ApiError, connector_services.NeedsReauthorization, connector_services.ConfigurationError,
+        except (ApiError, NeedsReauthorization, ConfigurationError,
                 mapping_services.IntegrationError, lead_services.SyncBusy) as exc:
             failure = CliFailure(str(exc))
             self.emit({"ok": False, "error": str(failure)}, text=f"Error: {failure}", stream=self.stderr)
@@ -159,7 +161,7 @@ class Command(BaseCommand):
 
     # -- subcommands --------------------------------------------------------------------------------
     def cmd_crm_add(self, options):
-        connection = connector_services.crm_connection_save(
+        connection = crm_connection_save(
             name=options["name"], account_id=options["account_id"], secret_key=options["secret_key"],
             api_url=options.get("api_url"),
         )
@@ -172,7 +174,7 @@ class Command(BaseCommand):
         return True
 
     def cmd_linkedin_add(self, options):
-        connection = connector_services.linkedin_connection_save_tokens(
+        connection = linkedin_connection_save_tokens(
             name=options["name"], access_token=options["access_token"], refresh_token=options.get("refresh_token"),
             expires_in=options.get("expires_in"), refresh_expires_in=options.get("refresh_expires_in"),
         )
@@ -216,7 +218,7 @@ class Command(BaseCommand):
         results = []
         for connection in self._linkedin_connections(options.get("name")):
             self.progress(f"discovering for {connection.name}", 0, None)
-            summary = connector_services.discovery_run(connection=connection, progress=self.progress)
+            summary = discovery_run(connection=connection, progress=self.progress)
             results.append({"connection": connection.name, **summary})
         forms = (LeadForm.objects.filter(owner__connection__name__in=[r["connection"] for r in results])
                  .select_related("owner", "event").prefetch_related("versions").order_by("owner__name", "name"))

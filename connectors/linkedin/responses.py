@@ -1,5 +1,6 @@
 """One leadFormResponses element, in any of the three answer shapes LinkedIn has served, turned
-into our NormalizedLead (the shared contract in /tmp/spec/shapes.md).
+into our NormalizedLead: the lead's id, type, owner, form version, submission time, associated
+entity, campaign, and every answer, consent and hidden field read against the form's definition.
 
 LGF-109: a single bad field must never block a lead. Field-level problems become entries in
 "errors" and the lead goes through; BadPayload is raised only when there is no usable lead at
@@ -8,18 +9,11 @@ Pure functions: no Django, no HTTP.
 """
 
 import math
-import re
 
 from connectors.exceptions import BadPayload
-from connectors.linkedin.forms import (
-    hidden_fields,
-    owner_urn,
-    parse_urn,
-    parse_versioned_form_urn,
-    union_member,
-)
-
-_CONSENT_URN = re.compile(r"urn:li:leadGenFormConsent:\(.*,\s*(\d+)\s*\)")
+from connectors.linkedin.forms import hidden_fields
+from connectors.linkedin.restli import union_member
+from connectors.linkedin.urns import consent_id, owner_urn, parse_urn, parse_versioned_form_urn
 _ANSWER_KINDS = ("textQuestionAnswer", "multipleChoiceAnswer")
 
 
@@ -256,10 +250,10 @@ def _consent_ref(response):
     consent = response.get("consent")
     if response.get("consentId") is not None:
         return str(response["consentId"]), consent if isinstance(consent, str) else None
-    match = _CONSENT_URN.fullmatch(consent.strip()) if isinstance(consent, str) else None
-    if not match:
+    legacy_id = consent_id(consent)
+    if legacy_id is None:
         raise BadPayload("consent response has neither a consentId nor a leadGenFormConsent URN")
-    return match[1], None
+    return legacy_id, None
 
 
 def _associated_entity(entity):
