@@ -8,7 +8,7 @@ they may change mappings but not integrations, so the fix of a failed lead's map
 from django.contrib import admin
 from django.urls import reverse
 
-from mappings.engine import EMAIL_FIELD
+from connectors.crm.schema import EMAIL_FIELD
 from mappings.forms import FieldMappingChangeForm, FieldMappingChangelistFormSet, FieldMappingForm
 from mappings.models import FieldMapping, Integration
 

@@ -1,8 +1,9 @@
 """The mapping engine: a LinkedIn form and a lead in, a CRM lead object and per-field outcomes out.
 
-Pure functions over the shapes of /tmp/spec/shapes.md (FormDefinition, NormalizedLead, mapping rows,
-CrmFieldInfo): no Django, no I/O, and the same input always gives the same output. Mapping rows may be dicts
-or model instances with the same attribute names.
+Pure functions over a FormDefinition (connectors.linkedin.forms), a NormalizedLead
+(connectors.linkedin.responses), mapping rows and CrmFieldInfo dicts (connectors.crm_connections): no
+Django, no I/O, and the same input always gives the same output. Mapping rows may be dicts or model
+instances with the same attribute names. What the CRM accepts comes from connectors.crm.schema.
 
 The rule it keeps is LGF-109: one bad field never blocks a lead. Every field problem becomes an outcome on
 that field and the field is left out of the CRM object; only a missing ``emailAddress``, the CRM's one
@@ -18,36 +19,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from connectors.crm import schema
+
 FormDefinition = Mapping[str, Any]
 NormalizedLead = Mapping[str, Any]
 CrmFieldInfo = Mapping[str, Any]
 
 SOURCE_KINDS = ("question", "hidden", "consent", "metadata")
 
-# Lead object facts from the CRM's API (../shared/reference/crm-api.md, "Lead object").
-EMAIL_FIELD = "emailAddress"
-LEAD_STATUS_FIELD = "leadStatus"
-LEAD_STATUSES = ("unqualified", "open", "qualified", "contact", "contactWithOpp")
-STANDARD_MAX_LENGTHS = {
-    "firstName": 50,
-    "lastName": 50,
-    "emailAddress": 150,
-    "companyName": 100,
-    "title": 255,
-    "country": 255,
-    "state": 50,
-    "zipcode": 50,
-    "trackingID": 255,
-    "industry": 255,
-}
-_BOOLEAN_TYPES = {"bit", "boolean"}
 
 
 # --- transforms -------------------------------------------------------------------------------------------
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off", ""}
+# The words a yes/no value may come as, from LinkedIn (consents are booleans, hidden fields and
+# answers are text) or typed by a person: the yes/no transforms and the CRM's yes/no fields read
+# them alike.
+YES_WORDS = frozenset({"1", "true", "yes", "y", "on", "checked"})
+NO_WORDS = frozenset({"0", "false", "no", "n", "off", "unchecked", ""})
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
@@ -80,8 +69,11 @@ def _first_option(value: Any) -> Any:
 def _as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in YES_WORDS:
+        return True
+    if word in NO_WORDS:
+        return False
     raise ValueError(f"expected a yes/no value, got {value!r}")
 
 
@@ -249,8 +241,7 @@ def auto_map(form: FormDefinition, crm_fields: list[CrmFieldInfo]) -> list[dict]
             used.add(crm_field)
 
         if kind == "consent":
-            is_bit = info is not None and info.get("data_type") in _BOOLEAN_TYPES
-            transform = "one_zero" if is_bit else "yes_no"
+            transform = "one_zero" if _is_boolean(info) else "yes_no"
         elif item.get("type") == "multiple_choice":
             transform = "join_comma"
         else:
@@ -384,31 +375,32 @@ def _match_option(value: str, options: Iterable[str]) -> str | None:
     return close[0] if len(close) == 1 else None
 
 
+def _data_type(crm_field: str, info: CrmFieldInfo | None) -> str:
+    """The CRM field's type as getFields spells it, lower case; a standard field's from the schema."""
+    return str((info or {}).get("data_type") or schema.STANDARD_TYPES.get(crm_field, "")).strip().lower()
+
+
+def _is_boolean(info: CrmFieldInfo | None) -> bool:
+    return info is not None and _data_type(info.get("system_name", ""), info) in schema.BOOLEAN_TYPES
+
+
 # Numeric and yes/no CRM fields refuse the whole lead (205) when sent text, so a value that does not
 # fit is a field error here instead (LGF-109: one bad field never blocks the lead).
-NUMBER_TYPES = {"int", "integer", "number", "float", "decimal", "currency"}
-BOOLEAN_TYPES = {"bit", "boolean", "bool", "checkbox"}
-STANDARD_TYPES = {"leadScore": "int", "active": "bit", "isUnsubscribed": "bit"}
-_TRUE = {"1", "true", "yes", "y", "on", "checked"}
-_FALSE = {"0", "false", "no", "n", "off", "unchecked", ""}
-
-
-def _fit_type(crm_field: str, value: str, data_type: str) -> str:
-    kind = str(data_type).strip().lower()
-    if kind in BOOLEAN_TYPES:
+def _fit_type(crm_field: str, value: str, kind: str) -> str:
+    if kind in schema.BOOLEAN_TYPES:
         word = value.strip().lower()
-        if word in _TRUE:
+        if word in YES_WORDS:
             return "1"
-        if word in _FALSE:
+        if word in NO_WORDS:
             return "0"
         raise _FieldError(f"{crm_field} is a yes/no field and {value!r} is neither")
-    if kind in NUMBER_TYPES:
-        text = value.strip().replace(",", "") if kind != "int" and kind != "integer" else value.strip()
+    if kind in schema.NUMBER_TYPES:
+        text = value.strip() if kind in schema.INTEGER_TYPES else value.strip().replace(",", "")
         try:
             number = float(text)
         except ValueError:
             raise _FieldError(f"{crm_field} is a number field and {value!r} is not a number") from None
-        if kind in ("int", "integer"):
+        if kind in schema.INTEGER_TYPES:
             if not number.is_integer():
                 raise _FieldError(f"{crm_field} takes whole numbers and {value!r} is not one")
             return str(int(number))
@@ -418,17 +410,17 @@ def _fit_type(crm_field: str, value: str, data_type: str) -> str:
 
 def _check(crm_field: str, value: str, info: CrmFieldInfo | None) -> tuple[str, str, str]:
     """Fit a rendered value to its CRM field: (status, message, value); raises _FieldError when it can't fit."""
-    allowed = LEAD_STATUSES if crm_field == LEAD_STATUS_FIELD else (info or {}).get("options")
+    allowed = schema.LEAD_STATUSES if crm_field == schema.LEAD_STATUS_FIELD else (info or {}).get("options")
     if allowed:
         matched = _match_option(value, allowed)
         if matched is None:
             shown = ", ".join(list(allowed)[:10]) + (", …" if len(allowed) > 10 else "")
             raise _FieldError(f"{value!r} is not an option of {crm_field} ({shown})")
         value = matched
-    value = _fit_type(crm_field, value, (info or {}).get("data_type") or STANDARD_TYPES.get(crm_field, ""))
-    limit = (info or {}).get("max_length") or STANDARD_MAX_LENGTHS.get(crm_field)
+    value = _fit_type(crm_field, value, _data_type(crm_field, info))
+    limit = (info or {}).get("max_length") or schema.max_length(crm_field)
     if limit and len(value) > int(limit):
-        if crm_field == EMAIL_FIELD:
+        if crm_field == schema.EMAIL_FIELD:
             # A cut-down address is someone else's address, and the CRM dedupes on it.
             raise _FieldError(f"email address is {len(value)} characters, the CRM allows {limit}")
         return "truncated", f"truncated from {len(value)} to {limit} characters", value[: int(limit)]
@@ -458,7 +450,7 @@ def _map_row(
     except Exception as exc:  # an admin-picked transform on member data must not abort the lead
         raise _FieldError(f"transform {transform!r} failed: {exc}") from exc
     info = catalogue.get(crm_field)
-    boolean = ("1", "0") if (info or {}).get("data_type") in _BOOLEAN_TYPES else ("true", "false")
+    boolean = ("1", "0") if _is_boolean(info) else ("true", "false")
     text = "" if value is None else _render(value, boolean=boolean)
     if text == "":
         return "empty", f"no value after transform {transform!r}", None
@@ -505,6 +497,6 @@ def apply_mapping(
                          "status": status, "message": message})
 
     lead_error = None
-    if EMAIL_FIELD not in crm_object:
-        lead_error = f"no {EMAIL_FIELD} after mapping: it is the only field the CRM requires"
+    if schema.EMAIL_FIELD not in crm_object:
+        lead_error = f"no {schema.EMAIL_FIELD} after mapping: it is the only field the CRM requires"
     return MappedLead(crm_object=crm_object, outcomes=outcomes, lead_error=lead_error)

@@ -21,7 +21,8 @@ from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 
 from connectors.models import CrmConnection
 from connectors.crm_connections import crm_field_catalogue
-from mappings.engine import EMAIL_FIELD, TRANSFORM_CHOICES
+from connectors.crm.schema import EMAIL_FIELD
+from mappings.engine import TRANSFORM_CHOICES
 from mappings.models import FieldMapping
 
 NOT_SYNCED = "— not synced —"

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from connectors.crm.schema import LEAD_STATUSES
 from mappings.engine import (
-    LEAD_STATUSES,
     METADATA_SOURCES,
     TRANSFORMS,
     MappedLead,
@@ -148,6 +148,17 @@ def test_standard_field_limits_apply_without_a_catalogue():
 
     assert result.crm_object["lastName"] == "D" * 50
     assert outcome_of(result, "102")["status"] == "truncated"
+
+
+@pytest.mark.parametrize("crm", ["city", "street"])
+def test_city_and_street_are_cut_to_the_crms_255_characters_without_a_catalogue(crm):
+    lead = deepcopy(LEAD)
+    lead["answers"]["101"]["value"] = "C" * 300
+
+    result = apply_mapping(lead, [row("question", "101", crm)], None)
+
+    assert result.crm_object[crm] == "C" * 255
+    assert outcome_of(result, "101")["status"] == "truncated"
 
 
 def test_truncation_counts_unicode_characters_not_bytes():
@@ -595,3 +606,41 @@ def test_lead_score_is_a_standard_number_field():
     result = apply_mapping(LEAD, [row("question", "101", "leadScore")], {})
     [outcome] = result.outcomes
     assert outcome["status"] == "error" and "leadScore" not in result.crm_object
+
+
+# --- yes/no: one vocabulary for the transforms and the CRM's yes/no fields ------------------------------
+
+YES_SPELLINGS = ["1", "true", "yes", "y", "on", "checked", " Yes ", "TRUE", "Y"]
+NO_SPELLINGS = ["0", "false", "no", "n", "off", "unchecked", " No ", "FALSE", "N"]
+
+
+def _hidden_lead(value):
+    lead = deepcopy(LEAD)
+    lead["hidden_fields"] = {"utm_source": value}
+    return lead
+
+
+def _sent(value, crm, transform="none", catalogue=None):
+    result = apply_mapping(_hidden_lead(value), [row("hidden", "utm_source", crm, transform)], catalogue or {})
+    return result.crm_object.get(crm), outcome_of(result, "utm_source")
+
+
+@pytest.mark.parametrize("word", YES_SPELLINGS)
+def test_every_yes_spelling_is_yes_for_the_transforms_and_for_a_yes_no_field(word):
+    assert _sent(word, "Text_1", "yes_no")[0] == "Yes"
+    assert _sent(word, "Text_1", "one_zero")[0] == "1"
+    assert _sent(word, "Optin_5a1", catalogue=_typed("Optin_5a1", "bit"))[0] == "1"
+
+
+@pytest.mark.parametrize("word", NO_SPELLINGS)
+def test_every_no_spelling_is_no_for_the_transforms_and_for_a_yes_no_field(word):
+    assert _sent(word, "Text_1", "yes_no")[0] == "No"
+    assert _sent(word, "Text_1", "one_zero")[0] == "0"
+    assert _sent(word, "Optin_5a1", catalogue=_typed("Optin_5a1", "bit"))[0] == "0"
+
+
+@pytest.mark.parametrize("word", ["maybe", "yess", "2", "nope"])
+def test_a_word_that_is_neither_is_a_field_error_for_both(word):
+    for crm, transform, catalogue in (("Text_1", "yes_no", None), ("Optin_5a1", "none", _typed("Optin_5a1", "bit"))):
+        value, outcome = _sent(word, crm, transform, catalogue)
+        assert value is None and outcome["status"] == "error"
