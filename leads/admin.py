@@ -14,7 +14,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from connectors.exceptions import ApiError
-from leads import lifecycle, tasks
+from leads import tasks
+from leads.integrations import IntegrationError, integration_recreate, integration_teardown
 from leads.models import Lead, LeadNotification, SyncRun
 from leads.services import SyncBusy
 from leads.tasks import process_lead_notification
@@ -26,7 +27,7 @@ from mappings.forms import (
     source_name,
 )
 from mappings.models import FieldMapping, Integration
-from mappings.services import IntegrationError, form_definition
+from mappings.services import form_definition
 
 
 def _queue(modeladmin, request, calls, done_message):
@@ -185,7 +186,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         done, problems = 0, []
         for integration in queryset.select_related("form__owner__connection"):
             try:
-                result = lifecycle.integration_teardown(integration=integration, purge=purge)
+                result = integration_teardown(integration=integration, purge=purge)
             except (SyncBusy, ApiError) as exc:
                 problems.append(f"{integration}: {exc}")
                 continue
@@ -209,7 +210,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         done = 0
         for integration in queryset.filter(state=Integration.State.TORN_DOWN).select_related("form"):
             try:
-                lifecycle.integration_recreate(form=integration.form)
+                integration_recreate(form=integration.form)
             except IntegrationError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
                 continue

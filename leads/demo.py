@@ -12,8 +12,8 @@ from connectors.discovery import linkedin_discover
 from connectors.tokens import linkedin_connection_save_tokenset
 from connectors.models import LeadForm
 from leads import services as lead_services
+from leads.integrations import integration_enable
 from leads.models import SyncRun
-from mappings import services as mapping_services
 from mappings.models import Integration
 
 CRM_NAME = "Sandbox CRM"
@@ -52,7 +52,7 @@ def demo_run(*, crm_account_id, crm_secret_key, days=90, progress=_noop) -> dict
     for form in forms:
         integration = Integration.objects.exclude(state=Integration.State.TORN_DOWN).filter(form=form).first()
         if integration is None:
-            integration = mapping_services.integration_enable(form=form, crm_connection=crm)
+            integration = integration_enable(form=form, crm_connection=crm)
         integrations.append(integration)
     progress(f"syncing {len(integrations)} event forms (one LinkedIn query per organization and lead type)", 0, None)
     runs = lead_services.integrations_sync(integrations=integrations, trigger=SyncRun.Trigger.BACKFILL, days=days,

@@ -12,7 +12,6 @@ Rules it keeps (design.md, "Rules the flow keeps"):
 """
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone as dt_timezone
 
@@ -32,6 +31,7 @@ from connectors.discovery import lead_form_version_fetch
 from connectors.exceptions import NeedsReauthorization
 from connectors.tokens import connection_mark_needs_reauth, linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
+from leads.pipeline.locks import SyncBusy, integration_lock_acquire, integration_lock_release, integration_lock_renew
 from connectors.linkedin.responses import form_reference, normalize_response
 from mappings import engine
 from mappings.models import Integration
@@ -40,39 +40,11 @@ from mappings.services import form_definition
 logger = logging.getLogger(__name__)
 
 MAX_BACKFILL_DAYS = 90
-LOCK_TTL = timedelta(minutes=10)
 EMAIL_FIELDS = ("EMAIL", "WORK_EMAIL")
-
-
-class SyncBusy(Exception):
-    """Another sync of this integration holds its lock."""
 
 
 def _noop(*args, **kwargs):
     pass
-
-
-# --- locking ------------------------------------------------------------------------------------
-
-def integration_lock_acquire(*, integration: Integration) -> str:
-    """Take the integration's lock (compare-and-set on the row, so it works on SQLite and
-    PostgreSQL and across processes). An expired lock (a killed worker) is taken over."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    taken = Integration.objects.filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lt=now), pk=integration.pk
-    ).update(locked_until=now + LOCK_TTL, lock_token=token)
-    if not taken:
-        raise SyncBusy(f"Another sync of {integration} is running.")
-    return token
-
-
-def integration_lock_renew(*, integration: Integration, token: str) -> None:
-    Integration.objects.filter(pk=integration.pk, lock_token=token).update(locked_until=timezone.now() + LOCK_TTL)
-
-
-def integration_lock_release(*, integration: Integration, token: str) -> None:
-    Integration.objects.filter(pk=integration.pk, lock_token=token).update(locked_until=None, lock_token="")
 
 
 # --- windows ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from mappings.models import Integration
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="leads.sync_integration", acks_late=True, ignore_result=False)
+@shared_task(name="leads.sync_integration", acks_late=True, ignore_result=False)  # beat entries name it
 def sync_integration(integration_id, trigger="schedule", days=None):
     """Pull and push one integration. Does nothing for an integration that is gone or not active
     (a manual run also takes a paused one), or while another sync holds it (the next tick picks

@@ -18,8 +18,8 @@ from connectors.tokens import linkedin_connection_save_tokens
 from connectors.models import CrmConnection, LeadForm, LinkedInConnection
 from leads import selectors
 from leads import services as lead_services
+from leads.integrations import IntegrationError, integration_enable, integration_recreate, integration_teardown
 from leads.models import Lead, SyncRun
-from mappings import services as mapping_services
 from mappings.models import Integration
 
 
@@ -139,7 +139,7 @@ class Command(BaseCommand):
                 )
             result = handler(options)
         except (ApiError, NeedsReauthorization, ConfigurationError,
-                mapping_services.IntegrationError, lead_services.SyncBusy) as exc:
+                IntegrationError, lead_services.SyncBusy) as exc:
             failure = CliFailure(str(exc))
             self.emit({"ok": False, "error": str(failure)}, text=f"Error: {failure}", stream=self.stderr)
             sys.exit(1)
@@ -274,7 +274,7 @@ class Command(BaseCommand):
             raise CommandError(f"No CRM connection named {options['crm']!r}: add one with `leadsync crm add`.", returncode=2)
         if options.get("every") is not None and options["every"] < 1:
             raise CommandError("--every must be at least 1 minute.", returncode=2)
-        integration = mapping_services.integration_enable(
+        integration = integration_enable(
             form=form, crm_connection=crm, every=options.get("every"),
             include_test_leads=options.get("include_test_leads", False), create_fields=not options.get("no_create_fields"),
         )
@@ -340,8 +340,6 @@ class Command(BaseCommand):
         return True
 
     def cmd_teardown(self, options):
-        from leads.lifecycle import integration_teardown
-
         form = self._form(options["form_id"])
         integration = (Integration.objects.filter(form=form).exclude(state=Integration.State.TORN_DOWN).first()
                        or Integration.objects.filter(form=form).order_by("-torn_down_at", "-pk").first())
@@ -359,8 +357,6 @@ class Command(BaseCommand):
         return True
 
     def cmd_recreate(self, options):
-        from leads.lifecycle import integration_recreate
-
         form = self._form(options["form_id"])
         result = integration_recreate(form=form)
         text = (f"Integration of form {form.linkedin_id} ({form}) recreated from its saved mapping "

@@ -1,0 +1,194 @@
+"""An integration's life, in one place: enable, schedule and unschedule, subscribe and unsubscribe
+lead notifications, tear down and recreate (LGF-103, LGF-104, LGF-108).
+
+An integration is one form synced into one CRM account. Enabling it creates the CRM custom fields
+the form needs, maps every source and schedules its pull (the beat entry runs `sync_integration`,
+named beside the task itself); LinkedIn's lead notifications are a shortcut on top, never the only
+path. Teardown stops everything that would touch the form again (the beat entry, the
+subscriptions) and keeps the data unless asked to purge it; the mapping is always kept, so
+recreate brings the same integration back: its watermark and its stored leads (unique on the
+LinkedIn response id) mean it resumes where it stopped and never pushes a lead twice.
+
+No HTTP call is made inside a database transaction (SQLite would block the sandbox that shares it
+in the demo and the tests).
+"""
+
+import json
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from connectors.exceptions import ApiError, LeadSyncError
+from connectors.models import CrmConnection, LeadForm
+from connectors.subscriptions import lead_notifications_subscribe, lead_notifications_unsubscribe
+from leads.models import Lead, SyncRun
+from leads.pipeline.locks import integration_locked
+from leads.tasks import sync_integration
+from mappings.models import Integration
+from mappings.services import crm_fields_create_for_form, form_definition, integration_mappings_complete
+
+logger = logging.getLogger(__name__)
+
+
+class IntegrationError(LeadSyncError):
+    """The integration cannot be created or changed as asked; the message says why."""
+
+
+def _refuse_a_second_live_integration(form: LeadForm) -> None:
+    if Integration.objects.filter(form=form).exclude(state=Integration.State.TORN_DOWN).exists():
+        raise IntegrationError(f"Form {form.linkedin_id} ({form}) already has a live integration.")
+
+
+# --- enable -----------------------------------------------------------------------------------------
+
+def integration_enable(
+    *, form: LeadForm, crm_connection: CrmConnection, every: int | None = None, include_test_leads: bool = False,
+    create_fields: bool = True,
+) -> Integration:
+    """Create the integration for a form (LGF-103/104): create the CRM custom fields the form
+    needs (unless `create_fields` is off), auto-map every question, hidden field, consent and
+    metadata key to the CRM's fields and schedule the pull. Refuses a form that already has a
+    live integration or whose fields were never discovered."""
+    _refuse_a_second_live_integration(form)
+    definition = form_definition(form)
+    if definition is None:
+        raise IntegrationError(f"Form {form.linkedin_id} has no discovered fields yet: run `leadsync discover` first.")
+    every = every or settings.LEADSYNC_DEFAULT_SYNC_MINUTES
+    if every < 1:
+        raise IntegrationError("The schedule must be at least every minute.")
+    if create_fields:  # HTTP: never inside the transaction below
+        crm_fields_create_for_form(crm_connection=crm_connection, definition=definition)
+    with transaction.atomic():
+        _refuse_a_second_live_integration(form)
+        integration = Integration.objects.create(
+            form=form, crm_connection=crm_connection, lead_types=list(form.lead_types),
+            include_test_leads=include_test_leads, sync_every_minutes=every,
+        )
+        integration_mappings_complete(integration=integration)
+        integration_schedule(integration=integration)
+    _subscribe_or_warn(integration)  # HTTP again, after the commit
+    return integration
+
+
+# --- the schedule -----------------------------------------------------------------------------------
+
+def integration_schedule(*, integration: Integration) -> PeriodicTask:
+    """Create or update the beat entry that runs the integration; enabled only while it is active."""
+    interval, _ = IntervalSchedule.objects.get_or_create(
+        every=integration.sync_every_minutes, period=IntervalSchedule.MINUTES
+    )
+    task, _ = PeriodicTask.objects.update_or_create(
+        name=f"LeadSync: sync integration {integration.pk} (form {integration.form.linkedin_id})",
+        defaults=dict(
+            task=sync_integration.name, interval=interval, args=json.dumps([integration.pk]),
+            enabled=integration.state == Integration.State.ACTIVE,
+            description=f"Pull and push the leads of {integration}.",
+        ),
+    )
+    if integration.periodic_task_id != task.pk:
+        integration.periodic_task = task
+        integration.save(update_fields=["periodic_task", "updated_at"])
+    return task
+
+
+def integration_unschedule(*, integration: Integration) -> None:
+    """Remove the beat entry: a torn-down integration is never run by beat again."""
+    task_id = integration.periodic_task_id
+    if task_id:
+        Integration.objects.filter(pk=integration.pk).update(periodic_task=None)
+        integration.periodic_task = None
+        PeriodicTask.objects.filter(pk=task_id).delete()
+
+
+# --- lead notifications -------------------------------------------------------------------------------
+
+def integration_subscribe(*, integration: Integration) -> list[str]:
+    """Subscribe LinkedIn lead notifications for the integration's form when the site has a public
+    webhook URL (LEADSYNC_WEBHOOK_URL); without one LeadSync polls on the schedule only."""
+    if not settings.LEADSYNC_WEBHOOK_URL:
+        return []
+    ids = lead_notifications_subscribe(form=integration.form, webhook_url=settings.LEADSYNC_WEBHOOK_URL)
+    Integration.objects.filter(pk=integration.pk).update(webhook_subscriptions=ids)
+    integration.webhook_subscriptions = ids
+    return ids
+
+
+def _subscribe_or_warn(integration: Integration) -> list[str]:
+    """integration_subscribe, with a refusal turned into a warning: the schedule pulls every lead."""
+    try:
+        integration_subscribe(integration=integration)
+    except ApiError as exc:
+        logger.warning("%s: lead notifications not subscribed (%s); the schedule pulls every lead", integration, exc)
+        return [f"lead notifications could not be subscribed ({exc}); the schedule still pulls every lead"]
+    return []
+
+
+def integration_unsubscribe(*, integration: Integration) -> list[str]:
+    """Delete the integration's subscriptions; returns warnings (LinkedIn unreachable: the ids are
+    kept on the integration so a later teardown can finish the job). Subscriptions are per owner:
+    one that another live integration still lists is kept for it."""
+    ids = list(integration.webhook_subscriptions or [])
+    if not ids:
+        return []
+    shared = {str(i) for other in Integration.objects.exclude(pk=integration.pk).exclude(state=Integration.State.TORN_DOWN)
+              .values_list("webhook_subscriptions", flat=True) for i in (other or [])}
+    try:
+        lead_notifications_unsubscribe(connection=integration.form.owner.connection,
+                                       ids=[i for i in ids if str(i) not in shared])
+    except ApiError as exc:
+        return [f"LinkedIn lead notification subscriptions {', '.join(map(str, ids))} could not be deleted "
+                f"({exc}); run teardown again to retry."]
+    Integration.objects.filter(pk=integration.pk).update(webhook_subscriptions=[])
+    integration.webhook_subscriptions = []
+    return []
+
+
+# --- teardown and recreate (LGF-108) --------------------------------------------------------------------
+
+def integration_teardown(*, integration: Integration, purge: bool = False) -> dict:
+    """Stop the schedule, delete the webhook subscriptions, mark the integration torn down, and
+    with `purge` delete its stored leads and runs (personal data). Waits for no running sync: if
+    one holds the integration, SyncBusy is raised and nothing changes. Running it again on a
+    torn-down integration finishes what was left (subscriptions LinkedIn refused to delete, a
+    purge)."""
+    with integration_locked(integration=integration):
+        warnings = integration_unsubscribe(integration=integration)
+        with transaction.atomic():
+            integration_unschedule(integration=integration)
+            Integration.objects.filter(pk=integration.pk).update(
+                state=Integration.State.TORN_DOWN, torn_down_at=integration.torn_down_at or timezone.now(),
+                updated_at=timezone.now(),
+            )
+            purged = {"leads": 0, "runs": 0}
+            if purge:
+                purged["leads"] = Lead.objects.filter(integration=integration).delete()[0]
+                purged["runs"] = SyncRun.objects.filter(integration=integration).delete()[0]
+    integration.refresh_from_db()
+    logger.info("integration %s torn down%s", integration, " and purged" if purge else "")
+    return {"integration": integration.pk, "form_id": integration.form.linkedin_id, "state": integration.state,
+            "purged": purged if purge else None, "warnings": warnings}
+
+
+def integration_recreate(*, form: LeadForm) -> dict:
+    """Bring back the form's torn-down integration with its saved mapping (completed with any
+    source a newer form version added), its schedule and its subscriptions. It resumes from its
+    watermark; leads already stored are never pushed again."""
+    _refuse_a_second_live_integration(form)
+    integration = (Integration.objects.filter(form=form, state=Integration.State.TORN_DOWN)
+                   .select_related("form__owner__connection", "crm_connection").order_by("-torn_down_at", "-pk").first())
+    if integration is None:
+        raise IntegrationError(f"Form {form.linkedin_id} has no torn-down integration to recreate: use `leadsync enable`.")
+    with transaction.atomic():
+        now = timezone.now()
+        Integration.objects.filter(pk=integration.pk).update(
+            state=Integration.State.ACTIVE, torn_down_at=None, recreated_at=now, updated_at=now)
+        integration.state, integration.torn_down_at, integration.recreated_at = Integration.State.ACTIVE, None, now
+        added = integration_mappings_complete(integration=integration)
+        integration_schedule(integration=integration)
+    warnings = _subscribe_or_warn(integration)
+    return {"integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state,
+            "watermark": integration.watermark, "mappings_added": added,
+            "leads_kept": integration.leads.count(), "warnings": warnings}

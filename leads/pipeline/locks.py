@@ -1,0 +1,68 @@
+"""One sync of an integration at a time: a lock on the integration's row.
+
+The lock is a compare-and-set in one UPDATE (`locked_until`, `lock_token`), so it works the same
+on SQLite and PostgreSQL and across processes and machines. It is a lease: a holder renews it as
+its work goes on (every page of a pull, before every push), and a lease that ran out (a killed
+worker) is taken over by the next sync.
+"""
+
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from connectors.exceptions import LeadSyncError
+from mappings.models import Integration
+
+LOCK_TTL = timedelta(minutes=10)
+
+
+class SyncBusy(LeadSyncError):
+    """Another sync of this integration holds its lock."""
+
+
+def integration_lock_acquire(*, integration: Integration) -> str:
+    """Take the integration's lock and return its token; SyncBusy while another holder's lease
+    runs. An expired lease (a killed worker) is taken over."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    taken = Integration.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now), pk=integration.pk
+    ).update(locked_until=now + LOCK_TTL, lock_token=token)
+    if not taken:
+        raise SyncBusy(f"Another sync of {integration} is running.")
+    return token
+
+
+def integration_lock_renew(*, integration: Integration, token: str) -> None:
+    """Extend the lease of the holder of `token` (a no-op for a lock it no longer holds)."""
+    Integration.objects.filter(pk=integration.pk, lock_token=token).update(locked_until=timezone.now() + LOCK_TTL)
+
+
+def integration_lock_release(*, integration: Integration, token: str) -> None:
+    Integration.objects.filter(pk=integration.pk, lock_token=token).update(locked_until=None, lock_token="")
+
+
+@dataclass(frozen=True)
+class IntegrationLock:
+    """A held lock: what the work under it renews as it goes."""
+
+    integration: Integration
+    token: str
+
+    def renew(self) -> None:
+        integration_lock_renew(integration=self.integration, token=self.token)
+
+
+@contextmanager
+def integration_locked(*, integration: Integration):
+    """Hold the integration's lock for the block (SyncBusy, before the block runs, when another
+    holds it); it is released however the block ends."""
+    token = integration_lock_acquire(integration=integration)
+    try:
+        yield IntegrationLock(integration, token)
+    finally:
+        integration_lock_release(integration=integration, token=token)
