@@ -17,7 +17,7 @@ from connectors.exceptions import ApiError
 from leads import tasks
 from leads.integrations import IntegrationError, integration_recreate, integration_teardown
 from leads.models import Lead, LeadNotification, SyncRun
-from leads.services import SyncBusy
+from leads.pipeline.locks import SyncBusy
 from leads.tasks import process_lead_notification
 from mappings import engine
 from mappings.forms import (
@@ -85,7 +85,7 @@ def _crm_field_names(system_name: str, info: dict | None) -> dict:
 
 def mapping_preview(*, integration: Integration, lead: Lead, mappings=None, catalogue=None) -> dict:
     """What the CRM would get from `lead` with the integration's mapping as it is now: the same
-    call the push makes (leads.services._Pusher), without sending anything. Only lead data and
+    call the push makes (leads.pipeline.push.Pusher), without sending anything. Only lead data and
     CRM field names are in it, never a credential."""
     if mappings is None:
         mappings = list(integration.mappings.all())

@@ -11,7 +11,7 @@ from connectors.crm_connections import crm_connection_save
 from connectors.discovery import linkedin_discover
 from connectors.tokens import linkedin_connection_save_tokenset
 from connectors.models import LeadForm
-from leads import services as lead_services
+from leads.pipeline.sync import integrations_sync
 from leads.integrations import integration_enable
 from leads.models import SyncRun
 from mappings.models import Integration
@@ -55,7 +55,7 @@ def demo_run(*, crm_account_id, crm_secret_key, days=90, progress=_noop) -> dict
             integration = integration_enable(form=form, crm_connection=crm)
         integrations.append(integration)
     progress(f"syncing {len(integrations)} event forms (one LinkedIn query per organization and lead type)", 0, None)
-    runs = lead_services.integrations_sync(integrations=integrations, trigger=SyncRun.Trigger.BACKFILL, days=days,
+    runs = integrations_sync(integrations=integrations, trigger=SyncRun.Trigger.BACKFILL, days=days,
                                            progress=progress)
     totals = {key: sum(getattr(r, key) for r in runs) for key in ("pulled", "new", "created", "updated", "failed", "skipped")}
     return {

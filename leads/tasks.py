@@ -4,7 +4,9 @@ import logging
 
 from celery import shared_task
 
-from leads import services, webhooks
+from leads import webhooks
+from leads.pipeline.locks import SyncBusy
+from leads.pipeline.sync import integration_sync, leads_retry_failed
 from leads.models import LeadNotification
 from mappings.models import Integration
 
@@ -23,8 +25,8 @@ def sync_integration(integration_id, trigger="schedule", days=None):
     if integration is None:
         return {"integration": integration_id, "state": "inactive"}
     try:
-        run = services.integration_sync(integration=integration, trigger=trigger, days=days)
-    except services.SyncBusy:
+        run = integration_sync(integration=integration, trigger=trigger, days=days)
+    except SyncBusy:
         logger.info("integration %s: a sync is already running; this tick does nothing", integration_id)
         return {"integration": integration_id, "state": "busy"}
     return {"integration": integration_id, "run": run.pk, "state": run.state, "error": run.error}
@@ -37,8 +39,8 @@ def retry_failed(integration_id, lead_ids=None):
     if integration is None:
         return {"integration": integration_id, "state": "inactive"}
     try:
-        run = services.leads_retry_failed(integration=integration, lead_ids=lead_ids)
-    except services.SyncBusy:
+        run = leads_retry_failed(integration=integration, lead_ids=lead_ids)
+    except SyncBusy:
         return {"integration": integration_id, "state": "busy"}
     return {"integration": integration_id, "run": run.pk, "state": run.state, "error": run.error}
 

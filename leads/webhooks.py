@@ -16,8 +16,6 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import datetime, timezone as dt_timezone
-
 from django.conf import settings
 from django.utils import timezone
 
@@ -25,25 +23,21 @@ from connectors.crm import schema
 from connectors.exceptions import ApiError, BadPayload, NotFound
 from connectors.clients import crm_client
 from connectors.exceptions import NeedsReauthorization
-from connectors.linkedin.urns import owner_urn, parse_urn, parse_versioned_form_urn
+from connectors.linkedin.times import from_epoch_ms
+from connectors.linkedin.urns import LEAD_RESPONSE, owner_urn, parse_urn, parse_versioned_form_urn
 from connectors.tokens import linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
-from connectors.linkedin.responses import form_reference
-from leads.services import (
-    SyncBusy,
-    _form_versions_lookup,
-    integration_lock_acquire,
-    integration_lock_release,
-    leads_push,
-    leads_store_page,
-)
+from leads.pipeline.locks import SyncBusy, integration_locked
+from leads.pipeline.pull import FormVersions, leads_store
+from leads.pipeline.push import leads_push
+from leads.pipeline.runs import sync_run
 from mappings.models import Integration
 
 logger = logging.getLogger(__name__)
 
-# ../shared/reference/linkedin-api.md, "Lead notifications (webhooks)".
+# LinkedIn's lead notification signature: `X-LI-Signature`, an HMAC-SHA256 keyed with the app's
+# client secret, documented with this prefix.
 SIGNATURE_PREFIX = "hmacsha256="
-LEAD_URN_TYPE = "leadGenFormResponse"
 # What a deleted lead keeps: enough to recognise it, nothing about the person.
 DELETED_FIELDS = ("raw", "answers", "email", "field_outcomes", "submitter_urn", "last_error")
 # Field lengths of LeadNotification: a longer value is not a LinkedIn notification.
@@ -112,18 +106,17 @@ def _notification_fields(raw_body: bytes) -> dict:
         owner = owner_urn(payload.get("owner"))
     except BadPayload as exc:
         raise InvalidNotification(f"{exc.message}.") from None
-    if kind != LEAD_URN_TYPE:
-        raise InvalidNotification(f"leadGenFormResponse must be a {LEAD_URN_TYPE} URN, got {lead_urn!r:.80}.")
+    if kind != LEAD_RESPONSE:
+        raise InvalidNotification(f"leadGenFormResponse must be a {LEAD_RESPONSE} URN, got {lead_urn!r:.80}.")
     lead_type = payload.get("leadType")
     if not isinstance(lead_type, str) or not lead_type:
         raise InvalidNotification("leadType is missing.")
     occurred = payload.get("occurredAt")
     if occurred is not None and (isinstance(occurred, bool) or not isinstance(occurred, int)):
         raise InvalidNotification("occurredAt must be epoch milliseconds.")
-    try:
-        occurred_at = datetime.fromtimestamp(occurred / 1000, tz=dt_timezone.utc) if occurred is not None else None
-    except (OverflowError, OSError, ValueError):
-        raise InvalidNotification("occurredAt is out of range.") from None
+    occurred_at = from_epoch_ms(occurred) if occurred is not None else None
+    if occurred is not None and occurred_at is None:
+        raise InvalidNotification("occurredAt is out of range.")
     fields = {"lead_urn": lead_urn.strip(), "lead_id": lead_id, "action": action, "form_id": form_id,
               "lead_type": lead_type, "owner_urn": owner or "", "occurred_at": occurred_at, "payload": payload}
     for name, limit in MAX_LENGTHS.items():
@@ -205,7 +198,7 @@ def _created(notification) -> tuple[str, str]:
             f"No active integration for form {notification.form_id} and lead type {notification.lead_type}."
         )
     lead = Lead.objects.filter(linkedin_id=notification.lead_id).select_related("integration").first()
-    counts = {"pulled": 0, "new": 0}
+    pulled = new = 0
     if lead is None:
         integration = integrations[0]
         client = linkedin_client(integration.form.owner.connection)
@@ -215,12 +208,13 @@ def _created(notification) -> tuple[str, str]:
             if LeadNotification.objects.filter(lead_id=notification.lead_id, action=LeadNotification.Action.DELETED).exists():
                 return LeadNotification.State.IGNORED, "LinkedIn deleted this lead before it was fetched."
             raise
-        versions = _form_versions_lookup(integration)
-        reference = form_reference(element)
-        if reference is not None and reference[0] == integration.form.linkedin_id:
-            versions.ensure(client, reference[1])  # a version discovery did not see
-        counts = leads_store_page(integration=integration, elements=[element], form_versions=versions)
-        if counts["malformed"]:
+        form_id = integration.form.linkedin_id
+        stored, malformed = leads_store(
+            elements=[element], versions=FormVersions([integration.form], client), where=integration,
+            route=lambda normalized: integration if normalized.get("form_id") in (None, form_id) else None,
+        )
+        pulled, new = 1, sum(counts.new for counts in stored.values())
+        if malformed:
             return LeadNotification.State.FAILED, (
                 "LinkedIn's answer for this lead could not be read (see the worker log); the next sync tries again."
             )
@@ -239,35 +233,23 @@ def _created(notification) -> tuple[str, str]:
         return LeadNotification.State.PROCESSED, f"Not pushed: the lead is {lead.get_state_display().lower()}{reason}."
     if lead.integration_id not in {i.pk for i in integrations}:
         return LeadNotification.State.PROCESSED, f"Not pushed: the lead belongs to {lead.integration}, which is not active."
-    return _push(lead, pulled=counts["pulled"], new=counts["new"])
+    return _push(lead, pulled=pulled, new=new)
 
 
 def _push(lead, *, pulled: int, new: int) -> tuple[str, str]:
     """Push one pending lead under the integration's lock, recorded as a webhook sync run."""
     integration = lead.integration
     try:
-        token = integration_lock_acquire(integration=integration)
+        with (integration_locked(integration=integration),
+              sync_run(integration=integration, trigger=SyncRun.Trigger.WEBHOOK, pulled=pulled, new=new) as run):
+            leads_push(integration=integration, leads_qs=Lead.objects.filter(pk=lead.pk, state=Lead.State.PENDING),
+                       run=run)
     except SyncBusy:
         return LeadNotification.State.PROCESSED, (
             f"Stored; a sync of {integration} was running, and it or the next scheduled sync pushes the lead."
         )
-    run = SyncRun.objects.create(
-        integration=integration, trigger=SyncRun.Trigger.WEBHOOK, state=SyncRun.State.RUNNING,
-        started_at=timezone.now(), pulled=pulled, new=new,
-    )
-    try:
-        leads_push(integration=integration, leads_qs=Lead.objects.filter(pk=lead.pk, state=Lead.State.PENDING), run=run)
-        run.state = SyncRun.State.SUCCEEDED
-    except ApiError as exc:
-        run.state, run.error = SyncRun.State.FAILED, str(exc)
-        raise
-    except Exception as exc:  # a run must never stay "running"
-        run.state, run.error = SyncRun.State.FAILED, f"internal error: {type(exc).__name__}: {exc}"
-        raise
-    finally:
-        run.finished_at = timezone.now()
-        run.save()
-        integration_lock_release(integration=integration, token=token)
+    if run.state == SyncRun.State.FAILED:
+        return LeadNotification.State.FAILED, run.error
     lead.refresh_from_db(fields=["state", "last_error"])
     if lead.state == Lead.State.FAILED:
         return LeadNotification.State.PROCESSED, f"Stored, but the CRM refused the lead: {lead.last_error}"
@@ -279,18 +261,13 @@ def _deleted(notification) -> tuple[str, str]:
     if lead is None:
         return LeadNotification.State.PROCESSED, "LeadSync had not stored this lead: nothing to delete."
     try:
-        token = integration_lock_acquire(integration=lead.integration)
+        with integration_locked(integration=lead.integration):
+            _lead_scrub(lead)
     except SyncBusy:
-        token = None
-    try:
-        _lead_scrub(lead)
-    finally:
-        if token:
-            integration_lock_release(integration=lead.integration, token=token)
-    if token is None:
         # A running sync may hold the lead in a batch and write it back as synced (with a new CRM
         # id) after this scrub; applying the deletion again once it ends undoes that.
-        raise NotificationDeferred(f"A sync of {lead.integration} was running; the deletion is applied again after it.")
+        _lead_scrub(lead)
+        raise NotificationDeferred(f"A sync of {lead.integration} was running; the deletion is applied again after it.") from None
     return LeadNotification.State.PROCESSED, _crm_lead_delete(lead)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from connectors.linkedin.client import LinkedInClient
 from connectors.models import LeadForm
-from leads import services
+from leads.pipeline import locks, sync
 from leads.models import Lead, SyncRun
 from mappings.models import Integration
 from sandbox.linkedin import models as li
@@ -56,7 +56,7 @@ def test_two_integrations_of_one_owner_share_one_query_per_lead_type(cli, two_fo
 
 def test_a_scheduled_sync_of_one_integration_brings_its_siblings_along(two_forms_of_one_owner, finder_calls):
     first, second = two_forms_of_one_owner
-    run = services.integration_sync(integration=first)
+    run = sync.integration_sync(integration=first)
     assert run.state == "succeeded"
     sibling_run = SyncRun.objects.get(integration=second)
     assert sibling_run.state == "succeeded" and sibling_run.pulled > 0
@@ -67,10 +67,10 @@ def test_a_scheduled_sync_of_one_integration_brings_its_siblings_along(two_forms
 
 def test_a_busy_sibling_is_left_alone(two_forms_of_one_owner):
     first, second = two_forms_of_one_owner
-    token = services.integration_lock_acquire(integration=second)
+    token = locks.integration_lock_acquire(integration=second)
     try:
-        assert services.integration_sync(integration=first).state == "succeeded"
+        assert sync.integration_sync(integration=first).state == "succeeded"
     finally:
-        services.integration_lock_release(integration=second, token=token)
+        locks.integration_lock_release(integration=second, token=token)
     assert not SyncRun.objects.filter(integration=second).exists()
     assert not Lead.objects.filter(integration=second).exists()

@@ -3,7 +3,7 @@ nothing lost, nothing doubled, one bad lead never blocks the others."""
 
 import pytest
 
-from leads import services
+from leads.pipeline import locks, sync
 from leads.models import Lead, SyncRun
 from sandbox.crm.models import CrmLead
 from tests.e2e.conftest import crm_fault
@@ -70,13 +70,13 @@ def test_a_crm_outage_loses_nothing_and_the_next_sync_pushes_the_leads(cli, even
 
 
 def test_overlapping_syncs_of_one_integration_are_refused(event_integration):
-    token = services.integration_lock_acquire(integration=event_integration)
+    token = locks.integration_lock_acquire(integration=event_integration)
     try:
-        with pytest.raises(services.SyncBusy):
-            services.integration_sync(integration=event_integration)
+        with pytest.raises(locks.SyncBusy):
+            sync.integration_sync(integration=event_integration)
     finally:
-        services.integration_lock_release(integration=event_integration, token=token)
-    assert services.integration_sync(integration=event_integration).state == "succeeded"
+        locks.integration_lock_release(integration=event_integration, token=token)
+    assert sync.integration_sync(integration=event_integration).state == "succeeded"
 
 
 def test_the_watermark_moves_only_after_the_window_is_committed(cli, event_integration):
@@ -85,7 +85,7 @@ def test_the_watermark_moves_only_after_the_window_is_committed(cli, event_integ
     event_integration.refresh_from_db()
     first = event_integration.watermark
     assert first is not None
-    run = services.integration_sync(integration=event_integration)
+    run = sync.integration_sync(integration=event_integration)
     event_integration.refresh_from_db()
     assert run.window_start < first  # the next pull overlaps the previous one
     assert event_integration.watermark >= first

@@ -74,7 +74,7 @@ def test_refresh_keeps_the_decreasing_refresh_token_expiry(alex):
 
 def test_an_expired_access_token_is_refreshed_in_the_middle_of_a_sync(cli, event_integration, settings):
     settings.LINKEDIN_PAGE_SIZE = 10
-    from leads import services
+    from leads.pipeline import sync
 
     flipped = []
 
@@ -83,7 +83,7 @@ def test_an_expired_access_token_is_refreshed_in_the_middle_of_a_sync(cli, event
             li_fault("--expire-access-tokens")  # after the first page is committed
             flipped.append(done)
 
-    run = services.integration_sync(integration=event_integration, days=90, progress=progress)
+    run = sync.integration_sync(integration=event_integration, days=90, progress=progress)
     assert flipped, "the sync should have pulled more than one page"
     assert run.state == "succeeded", run.error
     connection = event_integration.form.owner.connection

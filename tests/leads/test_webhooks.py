@@ -16,7 +16,7 @@ from connectors.crm.client import ObjectResult
 from connectors.exceptions import NotFound, ServerError
 from leads import tasks, webhooks
 from leads.models import Lead, LeadNotification, SyncRun
-from leads.services import integration_lock_acquire, integration_lock_release
+from leads.pipeline.locks import integration_lock_acquire, integration_lock_release
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]

@@ -17,7 +17,8 @@ from connectors.exceptions import ApiError, ConfigurationError, NeedsReauthoriza
 from connectors.tokens import linkedin_connection_save_tokens
 from connectors.models import CrmConnection, LeadForm, LinkedInConnection
 from leads import selectors
-from leads import services as lead_services
+from leads.pipeline.locks import SyncBusy
+from leads.pipeline.sync import integrations_sync, leads_retry_failed
 from leads.integrations import IntegrationError, integration_enable, integration_recreate, integration_teardown
 from leads.models import Lead, SyncRun
 from mappings.models import Integration
@@ -139,7 +140,7 @@ class Command(BaseCommand):
                 )
             result = handler(options)
         except (ApiError, NeedsReauthorization, ConfigurationError,
-                IntegrationError, lead_services.SyncBusy) as exc:
+                IntegrationError, SyncBusy) as exc:
             failure = CliFailure(str(exc))
             self.emit({"ok": False, "error": str(failure)}, text=f"Error: {failure}", stream=self.stderr)
             sys.exit(1)
@@ -301,14 +302,14 @@ class Command(BaseCommand):
                 raise CommandError("--since needs a time zone, e.g. 2026-01-31T00:00:00Z.", returncode=2)
         trigger = SyncRun.Trigger.BACKFILL if (options.get("days") or since) else SyncRun.Trigger.MANUAL
         try:
-            runs = lead_services.integrations_sync(integrations=self._integrations(options["form_ids"]), trigger=trigger,
+            runs = integrations_sync(integrations=self._integrations(options["form_ids"]), trigger=trigger,
                                                    days=options.get("days"), since=since, progress=self.progress)
         except ValueError as exc:
             raise CommandError(str(exc), returncode=2)
         return self._report_runs(runs)
 
     def cmd_retry_failed(self, options):
-        runs = [lead_services.leads_retry_failed(integration=i, progress=self.progress)
+        runs = [leads_retry_failed(integration=i, progress=self.progress)
                 for i in self._integrations(options["form_ids"])]
         return self._report_runs(runs)
 

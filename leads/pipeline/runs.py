@@ -1,0 +1,42 @@
+"""A SyncRun per attempt to move an integration's leads, and the guarantee that none is ever left
+"running": whatever ends the work, the run is saved finished, succeeded or failed with its reason."""
+
+from contextlib import contextmanager
+
+from django.utils import timezone
+
+from connectors.exceptions import LeadSyncError
+from leads.models import SyncRun
+from mappings.models import Integration
+
+
+def run_fail(run: SyncRun, error: str) -> None:
+    """End a running run as failed with `error`; a run that already ended keeps its outcome."""
+    if run.state == SyncRun.State.RUNNING:
+        run.state, run.error = SyncRun.State.FAILED, error
+
+
+@contextmanager
+def sync_run(*, integration: Integration, trigger: str, window=(None, None), **counts):
+    """A running SyncRun for the block, saved finished when the block ends.
+
+    The block may end it failed itself (`run_fail`); else it succeeded. A `LeadSyncError` (LinkedIn
+    or the CRM failing after their retries, a connection that needs re-authorisation) ends it
+    failed with its message and goes no further: the caller reads the run. Anything else ends it
+    failed as an internal error and is raised."""
+    start, end = window
+    run = SyncRun.objects.create(integration=integration, trigger=trigger, state=SyncRun.State.RUNNING,
+                                 started_at=timezone.now(), window_start=start, window_end=end, **counts)
+    try:
+        yield run
+    except LeadSyncError as exc:
+        run_fail(run, str(exc))
+    except Exception as exc:
+        run_fail(run, f"internal error: {type(exc).__name__}: {exc}")
+        raise
+    else:
+        if run.state == SyncRun.State.RUNNING:
+            run.state = SyncRun.State.SUCCEEDED
+    finally:
+        run.finished_at = timezone.now()
+        run.save()

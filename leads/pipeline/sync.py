@@ -1,0 +1,139 @@
+"""A sync: pull an integration's window from LinkedIn, then push what is pending to the CRM.
+
+Integrations of one owner (an organization or ad account) share one finder query per lead type
+(design.md); each gets its own SyncRun and holds its own lock for the whole of its sync. What a
+failure leaves: leads already committed stay, no watermark moves past what was pulled, and the run
+says why it failed.
+"""
+
+import logging
+from contextlib import ExitStack
+
+from django.utils import timezone
+
+from connectors.exceptions import LeadSyncError, NeedsReauthorization
+from connectors.permissions import sync_blockers
+from leads.models import Lead, SyncRun
+from leads.pipeline.locks import SyncBusy, integration_locked
+from leads.pipeline.pull import PullMember, leads_pull
+from leads.pipeline.push import leads_push
+from leads.pipeline.runs import run_fail, sync_run
+from leads.pipeline.windows import sync_window
+from mappings.models import Integration
+
+logger = logging.getLogger(__name__)
+
+
+def integration_sync(*, integration: Integration, trigger=SyncRun.Trigger.SCHEDULE, days=None, since=None,
+                     progress=None) -> SyncRun:
+    """Pull the integration's window and push what is pending (see integrations_sync); returns its
+    run. Raises SyncBusy when another sync holds it."""
+    return integrations_sync(integrations=[integration], trigger=trigger, days=days, since=since, progress=progress)[0]
+
+
+def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=None, since=None, progress=None,
+                      siblings=True) -> list[SyncRun]:
+    """Sync integrations with one LinkedIn finder query per owner and lead type: the integrations
+    of one organization or ad account share each page, every lead going to the integration of its
+    form. With `siblings`, the owner's other active integrations that no sync holds join on their
+    own regular window, so their next tick finds the work done.
+
+    Returns the requested integrations' runs, in order. Raises ValueError for a window that makes
+    no sense and SyncBusy when another sync holds a requested integration, both before anything
+    runs. Failures of a run (LinkedIn needs re-authorisation, an API that stays down) end it as
+    failed with the reason."""
+    windows = {i.pk: sync_window(integration=i, days=days, since=since) for i in integrations}
+    by_owner = {}
+    for integration in integrations:
+        by_owner.setdefault(integration.form.owner_id, []).append(integration)
+    runs, locks = {}, {}
+    with ExitStack() as held:
+        # Every requested lock first (all or none), each owner's in its own stack, so that an
+        # owner's locks go as soon as its sync ends, or crashes, and the next owner's still do.
+        owner_stacks = []
+        for group in by_owner.values():
+            stack = held.enter_context(ExitStack())
+            for integration in group:
+                locks[integration.pk] = stack.enter_context(integration_locked(integration=integration))
+            owner_stacks.append((stack, group))
+        for stack, group in owner_stacks:
+            with stack:
+                owner = group[0].form.owner
+                if siblings:
+                    group = group + _siblings_locked(owner, group, stack, locks, windows)
+                runs.update(_owner_sync(owner=owner, integrations=group, windows=windows, locks=locks,
+                                        trigger=trigger, progress=progress))
+    return [runs[i.pk] for i in integrations]
+
+
+def _siblings_locked(owner, group, stack, locks, windows) -> list[Integration]:
+    """The owner's other active integrations whose lock could be taken (into `stack`)."""
+    joined = []
+    for sibling in (Integration.objects.filter(form__owner=owner, state=Integration.State.ACTIVE)
+                    .exclude(pk__in=[i.pk for i in group])
+                    .select_related("form__owner__connection", "crm_connection")):
+        try:
+            locks[sibling.pk] = stack.enter_context(integration_locked(integration=sibling))
+        except SyncBusy:
+            continue
+        windows[sibling.pk] = sync_window(integration=sibling)
+        joined.append(sibling)
+    return joined
+
+
+def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> dict:
+    """Pull the owner's leads for these (locked) integrations, then push each one's pending leads."""
+    try:
+        with ExitStack() as stack:
+            runs = {i.pk: stack.enter_context(sync_run(integration=i, trigger=trigger, window=windows[i.pk]))
+                    for i in integrations}
+            members = []
+            for integration in integrations:
+                lead_types = integration.lead_types or integration.form.receives()
+                blockers = sync_blockers(connection=owner.connection, owner=owner, lead_types=lead_types)
+                if blockers:
+                    run_fail(runs[integration.pk], f"not started: {'; '.join(blockers)}")
+                else:
+                    members.append(PullMember(integration=integration, lead_types=lead_types,
+                                              run=runs[integration.pk], lock=locks[integration.pk]))
+            if members:
+                try:
+                    leads_pull(owner=owner, members=members, progress=progress)
+                except NeedsReauthorization as exc:
+                    _fail_all(members, f"LinkedIn connection needs re-authorisation: {exc}")
+                except LeadSyncError as exc:
+                    _fail_all(members, str(exc))
+            for member in members:
+                if member.run.state != SyncRun.State.RUNNING:
+                    continue
+                member.lock.renew()
+                try:
+                    leads_push(integration=member.integration, run=member.run, progress=progress)
+                except LeadSyncError as exc:  # this integration's CRM: the others go on
+                    run_fail(member.run, str(exc))
+    except Exception:
+        logger.exception("sync of %s crashed", owner)
+        raise
+    finally:
+        Integration.objects.filter(pk__in=[i.pk for i in integrations]).update(last_sync_at=timezone.now())
+    return runs
+
+
+def _fail_all(members, error):
+    for member in members:
+        run_fail(member.run, error)
+
+
+def leads_retry_failed(*, integration: Integration, lead_ids=None, progress=None) -> SyncRun:
+    """Push the integration's failed leads (or only those of `lead_ids`) again, after a fix of the
+    mapping or the data, as a retry run. Leads that are not failed are left alone. Raises SyncBusy
+    when a sync holds the integration."""
+    with (integration_locked(integration=integration),
+          sync_run(integration=integration, trigger=SyncRun.Trigger.RETRY) as run):
+        failed = integration.leads.filter(state=Lead.State.FAILED)
+        if lead_ids is not None:
+            failed = failed.filter(pk__in=lead_ids)
+        ids = list(failed.values_list("pk", flat=True))
+        failed.update(state=Lead.State.PENDING)
+        leads_push(integration=integration, leads_qs=Lead.objects.filter(pk__in=ids), run=run, progress=progress)
+    return run
