@@ -99,7 +99,7 @@ def mapping_preview(*, integration: Integration, lead: Lead, mappings=None, cata
             not_synced.append(source_name(mapping))
             continue
         info = by_name.get(outcome["crm_field"])
-        value = mapped.crm_object.get(outcome["crm_field"]) if outcome["status"] in ("ok", "truncated") else None
+        value = mapped.crm_object.get(outcome["crm_field"]) if outcome["status"] in engine.SENT_STATUSES else None
         rows.append({
             "source": source_name(mapping),
             **_crm_field_names(outcome["crm_field"], info),
@@ -226,7 +226,7 @@ class FieldProblemsFilter(admin.SimpleListFilter):
 
     title = "field problems"
     parameter_name = "field_problems"
-    PROBLEMS = ("error", "truncated")
+    PROBLEMS = engine.FIELD_PROBLEMS
 
     def lookups(self, request, model_admin):
         return [("yes", "Has field problems"), ("no", "No field problems")]

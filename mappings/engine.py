@@ -312,6 +312,11 @@ def suggest_custom_fields(form: FormDefinition, mapping_rows: Iterable[Any]) -> 
 # --- applying a mapping to a lead -------------------------------------------------------------------------
 
 
+# What apply_mapping says of a row, as its outcome's "status": ok, truncated, error, empty, unmapped.
+SENT_STATUSES = ("ok", "truncated")       # the field's value reached the CRM object
+FIELD_PROBLEMS = ("error", "truncated")   # the field did not reach the CRM as it was answered
+
+
 @dataclass
 class MappedLead:
     crm_object: dict[str, str] = field(default_factory=dict)

@@ -11,10 +11,10 @@ from connectors.exceptions import BadPayload, Forbidden, NotFound, Unauthorized
 from connectors.http import (
     DEFAULT_TIMEOUT,
     NO_RETRY,
-    RetryPolicy,
     json_object,
     json_or_empty,
     new_session,
+    RetryPolicy,
     scrub,
     scrub_dict,
     send,
@@ -40,8 +40,8 @@ class LinkedInClient:
     OAuthError asking for re-authorisation) propagates.
     """
 
-    # Paths: ../shared/reference/linkedin-api.md and seeds 002/003 (versioned Lead Sync API,
-    # https://learn.microsoft.com/en-us/linkedin/marketing/lead-sync/leadsync).
+    # Paths of the versioned Lead Sync API:
+    # https://learn.microsoft.com/en-us/linkedin/marketing/lead-sync/leadsync
     USERINFO_PATH = "/v2/userinfo"
     ME_PATH = "/v2/me"
     ORGANIZATION_ACLS_PATH = "/rest/organizationAcls"

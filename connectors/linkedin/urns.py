@@ -1,4 +1,4 @@
-"""LinkedIn URNs, read and written in this one place (../shared/reference/linkedin-api.md, seeds 002/003).
+"""LinkedIn URNs, read and written in this one place (LinkedIn's Lead Sync API and schema).
 
 Two kinds of caller, two kinds of error: what LinkedIn sent (a lead, a notification, a form) that is
 not a URN raises BadPayload, so the lead or field it came in is recorded as malformed; an argument
@@ -19,7 +19,7 @@ _FORM = re.compile(r"urn:li:leadGenForm:([^\s,()]+)")
 # urn:li:leadGenFormConsent:(urn:li:leadGenFormLegalInfo:321,4): the last number is the consent id.
 _CONSENT = re.compile(r"urn:li:leadGenFormConsent:\(.*,\s*(\d+)\s*\)")
 
-# Lead form and response owners are a union keyed by the URN's entity type (seed 002).
+# Lead form and response owners are a union keyed by the URN's entity type (the Lead Sync schema).
 OWNER_TYPES = ("organization", "sponsoredAccount")
 ORGANIZATION = "organization"
 SPONSORED_ACCOUNT = "sponsoredAccount"

@@ -1,6 +1,6 @@
 """The JSON-RPC protocol of the Lead Gen & CRM endpoint: credentials, envelope, limits, method table.
 
-Follows ../shared/reference/crm-api.md. The order of the checks is the real service's as far as it is
+Follows the vendor's API documentation. The order of the checks is the real service's as far as it is
 known: the account is resolved from the query string before the body is read (a wrong key pair gets the
 plain-text 401 whatever the body), then the body, then the limits, then the method. Every call, answered
 or refused, is logged in CrmCall without the secret key.

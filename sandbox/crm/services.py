@@ -1,6 +1,6 @@
 """What changes the sandbox CRM's state: accounts, fields, leads, fault switches, the call log.
 
-These functions implement the effects of the JSON-RPC methods as ../shared/reference/crm-api.md describes
+These functions implement the effects of the JSON-RPC methods as the vendor's API documentation describes
 them; `rpc.py` turns params into calls here and results into the envelope. A bulk function never lets
 one object stop the others: each object's failure becomes an `ObjectError` entry at that object's index.
 """

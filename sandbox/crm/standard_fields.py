@@ -1,6 +1,6 @@
 """The standard lead fields every Lead Gen & CRM account has.
 
-Source: ../shared/reference/crm-api.md, "Lead object". Names and lengths are the vendor's; data types use
+Source: the vendor's API documentation, "Lead object". Names and lengths are the vendor's; data types use
 the values the API is known to report (text, textarea, picklist, country, int, bit) plus `datetime` for
 the one timestamp. A length of None means the documents give none, so the sandbox enforces none.
 """

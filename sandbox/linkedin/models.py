@@ -242,7 +242,7 @@ class LeadForm(models.Model):
 
 
 class LeadFormVersion(models.Model):
-    """One version of a form's content, stored in the versioned API's shape (seed 002).
+    """One version of a form's content, stored in the versioned API's shape (LinkedIn's Lead Sync schema).
 
     `questions` holds LeadGenFormQuestion objects, `legal_info` a LeadGenFormLegalInfo object.
     """

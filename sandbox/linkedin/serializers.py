@@ -1,4 +1,4 @@
-"""Stored rows → the JSON LinkedIn answers with (seeds 000, 002, 003 and the reference page).
+"""Stored rows → the JSON LinkedIn answers with (the legacy Event Lead Sync API and the versioned Lead Sync API).
 
 Leads are rendered in the answer shape stored on each lead, so one page of responses can mix the
 versioned, the schema (name + accepted) and the legacy (question URN) shapes, as real payloads do.

@@ -1,4 +1,4 @@
-"""CrmClient against `responses`, with bodies shaped as in shared/reference/crm-api.md.
+"""CrmClient against `responses`, with bodies shaped as the vendor documents them.
 
 No Django, no network, no real sleeps: the clock and sleep are fakes that share one timeline.
 """

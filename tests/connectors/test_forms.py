@@ -1,4 +1,4 @@
-"""Lead form definitions, versioned (seeds 002/003) and legacy (seed 000), parsed into our
+"""Lead form definitions, versioned (Lead Sync API) and legacy (Event Lead Sync API), parsed into our
 FormDefinition. Payloads are shaped exactly like the seeds."""
 
 import copy
@@ -352,7 +352,7 @@ def test_versioned_form_urn_round_trips():
 @pytest.mark.parametrize(
     "urn, expected",
     [
-        ("urn:li:versionedLeadGenForm:(urn:li:leadGenForm:1, 1)", ("1", 1)),  # seed 003 webhook
+        ("urn:li:versionedLeadGenForm:(urn:li:leadGenForm:1, 1)", ("1", 1)),  # LinkedIn's webhook example
         ("urn:li:versionedLeadGenForm:( urn:li:leadGenForm:513 , 23 )", ("513", 23)),
         ("urn:li:versionedLeadGenForm:(urn:li:leadGenForm:818,1)", ("818", 1)),
         ("urn:li:leadGenForm:987", ("987", None)),

@@ -1,4 +1,4 @@
-"""LinkedInClient and LinkedInOAuth against `responses`, with payloads shaped like ../shared/seeds."""
+"""LinkedInClient and LinkedInOAuth against `responses`, with payloads shaped like LinkedIn's documented examples."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""The sandbox Lead Gen & CRM endpoint answers like ../shared/reference/crm-api.md says the real one does."""
+"""The sandbox Lead Gen & CRM endpoint answers like the vendor's API documentation says the real one does."""
 
 import ast
 import json

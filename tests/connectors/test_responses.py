@@ -12,7 +12,7 @@ from connectors.linkedin.responses import normalize_response
 
 
 def lead_form(version, options, *, hidden_value="linkedin"):
-    """A versioned leadForms element (seed 002); option texts differ between versions."""
+    """A versioned leadForms element (LinkedIn's Lead Sync schema); option texts differ between versions."""
     return {
         "id": 987,
         "versionId": version,
@@ -98,7 +98,7 @@ POSTMAN_LEAD = {
     },
 }
 
-# Shape 2: seeds 002/003.
+# Shape 2: the versioned Lead Sync API's schema (name + accepted).
 SEED_LEAD = {
     **POSTMAN_LEAD,
     "formResponse": {
@@ -118,7 +118,7 @@ SEED_LEAD = {
     },
 }
 
-# Shape 3: legacy eventFormResponses (seed 000).
+# Shape 3: legacy eventFormResponses (the legacy Event Lead Sync API).
 LEGACY_LEAD = {
     "owner": {"organization": "urn:li:organization:1"},
     "submitter": "urn:li:person:MpGcnvaU_p",
