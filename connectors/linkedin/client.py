@@ -11,10 +11,10 @@ from connectors.exceptions import BadPayload, Forbidden, NotFound, Unauthorized
 from connectors.http import (
     DEFAULT_TIMEOUT,
     NO_RETRY,
+    RetryPolicy,
     json_object,
     json_or_empty,
     new_session,
-    RetryPolicy,
     scrub,
     scrub_dict,
     send,

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from connectors.exceptions import BadPayload, OAuthError
 from connectors.http import (
     DEFAULT_TIMEOUT,
+    RetryPolicy,
     json_object,
     json_or_empty,
     new_session,
-    RetryPolicy,
     scrub,
     scrub_dict,
     send,
