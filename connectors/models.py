@@ -172,7 +172,10 @@ class LinkedInOwner(models.Model):
     can_read_leads = models.BooleanField(
         default=True, help_text="Whether the member's role lets LeadSync read this owner's leads."
     )
-    discovered_at = models.DateTimeField(default=timezone.now)
+    discovered_at = models.DateTimeField(default=timezone.now, help_text="When discovery first found it.")
+    gone_at = models.DateTimeField(
+        null=True, blank=True, help_text="When discovery last found it gone from LinkedIn; its stored data is kept."
+    )
 
     class Meta:
         verbose_name = "LinkedIn organization or ad account"
@@ -201,7 +204,10 @@ class LinkedInEvent(models.Model):
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
     lead_form_urn = models.CharField("lead form URN", max_length=200, blank=True)
-    discovered_at = models.DateTimeField(default=timezone.now)
+    discovered_at = models.DateTimeField(default=timezone.now, help_text="When discovery first found it.")
+    gone_at = models.DateTimeField(
+        null=True, blank=True, help_text="When discovery last found it gone from LinkedIn; its stored data is kept."
+    )
 
     class Meta:
         verbose_name = "LinkedIn event"
@@ -236,7 +242,10 @@ class LeadForm(models.Model):
     )
     current_version = models.PositiveIntegerField(null=True, blank=True)
     locale = models.CharField(max_length=20, blank=True)
-    discovered_at = models.DateTimeField(default=timezone.now)
+    discovered_at = models.DateTimeField(default=timezone.now, help_text="When discovery first found it.")
+    gone_at = models.DateTimeField(
+        null=True, blank=True, help_text="When discovery last found it gone from LinkedIn; its stored data is kept."
+    )
 
     class Meta:
         verbose_name = "lead form"

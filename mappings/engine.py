@@ -177,7 +177,8 @@ def _field_label(kind: str, item: Mapping[str, Any]) -> str:
     return " ".join(str(text).split())[:_LABEL_MAX].rstrip()
 
 
-def _form_sources(form: FormDefinition) -> Iterable[tuple[str, str, Mapping[str, Any]]]:
+def form_sources(form: FormDefinition) -> Iterable[tuple[str, str, Mapping[str, Any]]]:
+    """(kind, key, item) for every question, hidden field and consent of the form, in form order."""
     for question in form.get("questions") or ():
         yield "question", str(question["id"]), question
     for hidden in form.get("hidden_fields") or ():
@@ -217,7 +218,7 @@ def auto_map(form: FormDefinition, crm_fields: list[CrmFieldInfo]) -> list[dict]
         return None
 
     rows = []
-    for kind, key, item in _form_sources(form):
+    for kind, key, item in form_sources(form):
         info = None
         crm_field = ""
         if kind == "question":
@@ -282,7 +283,7 @@ def suggest_custom_fields(form: FormDefinition, mapping_rows: Iterable[Any]) -> 
     }
     suggestions: list[dict] = []
     labels: set[str] = set()
-    for kind, key, item in _form_sources(form):
+    for kind, key, item in form_sources(form):
         if (kind, key) in mapped:
             continue
         label = base = _field_label(kind, item)

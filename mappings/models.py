@@ -38,6 +38,11 @@ class Integration(models.Model):
     watermark = models.DateTimeField(
         null=True, blank=True, help_text="Every lead submitted before this moment is stored locally."
     )
+    mapping_review = models.JSONField(
+        default=dict, blank=True,
+        help_text="Set when a new form version changed the form's sources: the version, the sources it added "
+                  "(given mapping rows at once) and those it no longer has. Empty once an admin reviewed the mapping.",
+    )
     webhook_subscriptions = models.JSONField(
         default=list, blank=True, help_text="Ids of the LinkedIn lead notification subscriptions for this form."
     )
@@ -63,6 +68,10 @@ class Integration(models.Model):
 
     def __str__(self):
         return self.name or f"integration {self.pk}"
+
+    @property
+    def mapping_needs_review(self) -> bool:
+        return bool(self.mapping_review)
 
     def save(self, *args, **kwargs):
         # Stored, not derived, so lists and filters never need the form row to label an integration.

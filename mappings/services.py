@@ -1,6 +1,8 @@
 """What changes mappings: the rows of an integration's mapping, made from its form's definition by
 the auto-mapper, and the CRM custom fields a form needs."""
 
+from django.utils import timezone
+
 from connectors.clients import crm_client
 from connectors.crm_connections import crm_field_catalogue, crm_fields_load
 from connectors.models import CrmConnection, LeadForm
@@ -51,3 +53,45 @@ def integration_mappings_complete(*, integration: Integration) -> int:
         for i, row in enumerate(rows)
     )
     return len(rows)
+
+
+def _source(row) -> dict:
+    return {"source_kind": row.source_kind, "source_key": row.source_key, "source_label": row.source_label}
+
+
+def integrations_review_form_version(*, form: LeadForm, version: int, **signal) -> list[Integration]:
+    """A version of `form` LeadSync had not stored was stored. When it is the form's newest (not
+    an older one a lead answered, nor the first), every live integration of the form gets a mapping
+    row for each source the version added, auto-mapped like at enable or left unmapped, and is
+    flagged "mapping needs review" with the sources added and those the version no longer has.
+    Nothing is dropped: leads keep syncing with what is mapped, and rows of removed sources stay
+    for the leads that answered older versions. Returns the integrations flagged."""
+    versions = sorted(form.versions.values_list("version", flat=True))
+    if len(versions) < 2 or version != versions[-1]:
+        return []
+    definition = form_definition(form)
+    current = {(kind, key) for kind, key, _ in engine.form_sources(definition)}
+    flagged = []
+    for integration in form.integrations.exclude(state=Integration.State.TORN_DOWN).select_related("crm_connection"):
+        before = set(integration.mappings.values_list("pk", flat=True))
+        integration_mappings_complete(integration=integration)
+        rows = list(integration.mappings.order_by("position", "pk"))
+        review = dict(integration.mapping_review or {})
+        added = {(a["source_kind"], a["source_key"]): a for a in review.get("added", [])}
+        added.update({(r.source_kind, r.source_key): _source(r) for r in rows if r.pk not in before})
+        removed = [_source(r) for r in rows
+                   if r.source_kind != FieldMapping.SourceKind.METADATA and (r.source_kind, r.source_key) not in current]
+        if not added and not removed:
+            continue
+        review.update(version=version, added=[a for key, a in added.items() if key in current], removed=removed,
+                      since=review.get("since") or timezone.now().isoformat(timespec="seconds"))
+        Integration.objects.filter(pk=integration.pk).update(mapping_review=review)
+        integration.mapping_review = review
+        flagged.append(integration)
+    return flagged
+
+
+def integration_mapping_reviewed(*, integration: Integration) -> None:
+    """An admin looked at the mapping after a form change: the flag goes."""
+    Integration.objects.filter(pk=integration.pk).update(mapping_review={})
+    integration.mapping_review = {}
