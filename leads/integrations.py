@@ -103,6 +103,45 @@ def integration_unschedule(*, integration: Integration) -> None:
         PeriodicTask.objects.filter(pk=task_id).delete()
 
 
+def integration_schedule_follow(*, integration: Integration) -> None:
+    """After an edit of the integration's interval or state (the admin's change form): its beat
+    entry follows, in the caller's transaction. A torn-down integration keeps none."""
+    if integration.state == Integration.State.TORN_DOWN:
+        integration_unschedule(integration=integration)
+    else:
+        integration_schedule(integration=integration)
+
+
+def integration_pause(*, integration: Integration) -> Integration:
+    """Stop the integration's schedule without tearing it down: no scheduled pull runs until it is
+    resumed (a manual sync still can); lead notifications are still stored and picked up later.
+    IntegrationError for one that is not active, saying what it is."""
+    return _set_state(integration, Integration.State.PAUSED, allowed_from=Integration.State.ACTIVE)
+
+
+def integration_resume(*, integration: Integration) -> Integration:
+    """Start a paused integration's schedule again; its next pull starts from its watermark, so
+    nothing submitted meanwhile is missed."""
+    return _set_state(integration, Integration.State.ACTIVE, allowed_from=Integration.State.PAUSED)
+
+
+def _set_state(integration: Integration, state: str, *, allowed_from: str) -> Integration:
+    with transaction.atomic():
+        current = Integration.objects.select_for_update().get(pk=integration.pk)
+        if current.state != allowed_from:
+            label = Integration.State(current.state).label.lower()
+            if current.state == state:
+                raise IntegrationError(f"{integration} is already {label}.")
+            raise IntegrationError(f"{integration} is {label}: "
+                                   + ("recreate it first." if current.state == Integration.State.TORN_DOWN
+                                      else f"only an {Integration.State(allowed_from).label.lower()} one can be."))
+        Integration.objects.filter(pk=integration.pk).update(state=state, updated_at=timezone.now())
+        integration.state = state
+        integration_schedule(integration=integration)
+    logger.info("integration %s %s", integration, "paused" if state == Integration.State.PAUSED else "resumed")
+    return integration
+
+
 # --- lead notifications -------------------------------------------------------------------------------
 
 def integration_subscribe(*, integration: Integration) -> list[str]:
