@@ -495,7 +495,7 @@ def test_admin_lists_notifications_and_processes_failed_ones_again(admin_client,
     done = receive(lead_id="done-5")
     LeadNotification.objects.filter(pk=done.pk).update(state="processed")
     again = []
-    monkeypatch.setattr("leads.admin.process_lead_notification",
+    monkeypatch.setattr("leads.admin.notifications.process_lead_notification",
                         type("T", (), {"delay": staticmethod(again.append)}))
 
     changelist = reverse("admin:leads_leadnotification_changelist")

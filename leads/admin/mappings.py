@@ -1,0 +1,80 @@
+"""The mapping as the admin shows it: the editor inline of an integration, and what the mapping
+makes of a stored lead (the preview the integration and lead pages show)."""
+
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.urls import reverse
+
+from leads.models import Lead
+from mappings import engine
+from mappings.forms import FieldMappingForm, FieldMappingInlineFormSet, integration_catalogues, source_name
+from mappings.models import FieldMapping, Integration
+from mappings.services import form_definition
+
+
+class FieldMappingInline(admin.TabularInline):
+    """The integration's mapping editor: one row per form source. Rows are made by enable and
+    recreate from the form's definition, so none is added or deleted here; the CRM field and the
+    transform are picked from lists, and the rows are checked together on save."""
+
+    model = FieldMapping
+    form = FieldMappingForm
+    formset = FieldMappingInlineFormSet
+    fields = ("source_kind", "source_label", "source_key", "crm_field", "transform", "enabled")
+    readonly_fields = ("source_kind", "source_label", "source_key")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+STATUS_HELP = {
+    "ok": "sent as it is",
+    "truncated": "sent, cut to the CRM field's length",
+    "empty": "no value in this lead: nothing sent",
+    "unmapped": "not synced (no CRM field, or the row is disabled)",
+    "error": "not sent: the value does not fit the CRM field",
+}
+
+
+def mapping_url(integration_id) -> str:
+    """The integration's mapping in the FieldMapping list: editable by the Lead reviewers, who
+    may change mappings but not integrations."""
+    query = urlencode({"integration__id__exact": integration_id})
+    return f"{reverse('admin:mappings_fieldmapping_changelist')}?{query}"
+
+
+def crm_field_names(system_name: str, info: dict | None) -> dict:
+    """A CRM field as the tables show it: its label, and the system name the API uses."""
+    return {"crm_label": info["label"] if info else "", "crm_name": system_name}
+
+
+def mapping_preview(*, integration: Integration, lead: Lead, mappings=None, catalogue=None) -> dict:
+    """What the CRM would get from `lead` with the integration's mapping as it is now: the same
+    call the push makes (leads.pipeline.push.Pusher), without sending anything. Only lead data and
+    CRM field names are in it, never a credential."""
+    if mappings is None:
+        mappings = list(integration.mappings.all())
+    if catalogue is None:
+        catalogue = integration_catalogues([integration])[integration.pk]
+    by_name = {f["system_name"]: f for f in catalogue}
+    mapped = engine.apply_mapping(lead.answers or {}, mappings, by_name, form=form_definition(integration.form))
+    rows, not_synced = [], []
+    for mapping, outcome in zip(mappings, mapped.outcomes):
+        if outcome["status"] == "unmapped":
+            not_synced.append(source_name(mapping))
+            continue
+        info = by_name.get(outcome["crm_field"])
+        value = mapped.crm_object.get(outcome["crm_field"]) if outcome["status"] in engine.SENT_STATUSES else None
+        rows.append({
+            "source": source_name(mapping),
+            **crm_field_names(outcome["crm_field"], info),
+            "value": value,
+            "status": outcome["status"],
+            "status_help": STATUS_HELP.get(outcome["status"], ""),
+            "message": outcome["message"],
+        })
+    return {"lead": lead, "rows": rows, "not_synced": not_synced, "lead_error": mapped.lead_error,
+            "lead_url": reverse("admin:leads_lead_change", args=[lead.pk])}
