@@ -1,7 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.template.loader import render_to_string
 
+from connectors.linkedin.forms import form_fields
 from connectors.models import (
     CrmConnection,
     CrmField,
@@ -156,18 +158,31 @@ class CrmFieldAdmin(admin.ModelAdmin):
     list_select_related = ("connection",)
 
 
+class GoneFilter(admin.SimpleListFilter):
+    title = "on LinkedIn"
+    parameter_name = "gone"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Listed by LinkedIn"), ("yes", "Gone from LinkedIn")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(gone_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(LinkedInOwner)
 class LinkedInOwnerAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "kind", "urn", "role", "can_read_leads", "connection", "discovered_at")
-    list_filter = ("kind", "can_read_leads", "role", "connection")
+    list_display = ("__str__", "kind", "urn", "role", "can_read_leads", "connection", "discovered_at", "gone_at")
+    list_filter = ("kind", GoneFilter, "can_read_leads", "role", "connection")
     search_fields = ("name", "urn")
     list_select_related = ("connection",)
 
 
 @admin.register(LinkedInEvent)
 class LinkedInEventAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "owner", "starts_at", "ends_at", "lead_form_urn")
-    list_filter = ("owner",)
+    list_display = ("__str__", "owner", "starts_at", "ends_at", "lead_form_urn", "gone_at")
+    list_filter = (GoneFilter, "owner")
     search_fields = ("name", "urn", "lead_form_urn")
     list_select_related = ("owner",)
 
@@ -187,13 +202,34 @@ class LeadFormVersionInline(admin.TabularInline):
         return super().get_queryset(request).defer("raw")
 
 
+def fields_table(definition) -> str:
+    """Every question, hidden field and consent of a form version, as tables (LGF-103)."""
+    if not definition:
+        return "Not read yet: run discovery."
+    return render_to_string("admin/connectors/leadform/fields.html", {"fields": form_fields(definition)})
+
+
 @admin.register(LeadForm)
 class LeadFormAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "linkedin_id", "owner", "event", "state", "lead_types", "current_version")
-    list_filter = ("state", "owner")
+    """A discovered form with every field of its newest version. Discovery writes these rows; an
+    operator reads them (and enables the form from the integrations' side)."""
+
+    list_display = ("__str__", "linkedin_id", "owner", "event", "state", "lead_types", "current_version", "gone_at")
+    list_filter = ("state", GoneFilter, "owner")
     search_fields = ("name", "linkedin_id")
     list_select_related = ("owner", "event")
+    fields = ("name", "linkedin_id", "owner", "event", "state", "lead_types", "current_version", "locale",
+              "discovered_at", "gone_at", "fields_of_the_form")
+    readonly_fields = fields
     inlines = [LeadFormVersionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Fields (newest version)")
+    def fields_of_the_form(self, obj):
+        version = obj.versions.order_by("-version").only("definition").first()
+        return fields_table(version.definition if version else None)
 
 
 @admin.register(LeadFormVersion)
@@ -201,4 +237,12 @@ class LeadFormVersionAdmin(admin.ModelAdmin):
     list_display = ("__str__", "form", "version", "question_count", "fetched_at")
     list_select_related = ("form",)
     search_fields = ("form__name", "form__linkedin_id")
-    readonly_fields = ("form", "version", "definition", "raw", "fetched_at")
+    fields = ("form", "version", "fetched_at", "fields_of_the_version", "raw")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Fields")
+    def fields_of_the_version(self, obj):
+        return fields_table(obj.definition)

@@ -7,6 +7,8 @@ one shape so nothing downstream knows which API a form came from. Pure functions
 HTTP. Malformed input raises BadPayload with a message that names the form and question.
 """
 
+import re
+
 from connectors.exceptions import BadPayload
 from connectors.linkedin.restli import union_member
 from connectors.linkedin.urns import owner_urn, parse_urn
@@ -182,4 +184,38 @@ def _consent(consent, locale, form_id):
         "text": localized(consent.get("consent"), locale, what=where),
         "required": bool(consent.get("checkRequired", False)),
         "label": consent.get("label"),
+    }
+
+
+_DYNAMIC_VALUE = re.compile(r"\{\{\s*[A-Za-z0-9_]+\s*\}\}")
+
+
+def hidden_value_is_dynamic(value) -> bool:
+    """LinkedIn fills a hidden field's `{{DYNAMIC_VALUE}}` (e.g. `{{CAMPAIGN_ID}}`) per lead; any other
+    value is static, the same on every lead."""
+    return isinstance(value, str) and bool(_DYNAMIC_VALUE.search(value))
+
+
+def form_fields(definition: dict) -> dict:
+    """Every field of a FormDefinition as an operator reads it (the admin's form page, `leadsync
+    discover --json`): each question with its kind, predefined field, required flag, maximum length
+    and options; each hidden field with its value and whether LinkedIn fills it per lead; each
+    consent with its text. A question's `label` is the marketer's label, else its text. LinkedIn
+    does not say whether a multiple-choice question takes one option or several."""
+    return {
+        "questions": [
+            {"id": q["id"], "name": q.get("name"), "label": q.get("label") or q.get("text"), "text": q.get("text"),
+             "kind": q.get("type"), "predefined_field": q.get("predefined_field"), "required": q.get("required"),
+             "max_length": q.get("max_length"),
+             "options": [{"id": o["id"], "text": o.get("text"), "label": o.get("label")} for o in q.get("options") or []]}
+            for q in definition.get("questions") or []
+        ],
+        "hidden_fields": [
+            {"name": h["name"], "value": h.get("value"), "dynamic": hidden_value_is_dynamic(h.get("value"))}
+            for h in definition.get("hidden_fields") or []
+        ],
+        "consents": [
+            {"id": c["id"], "text": c.get("text"), "label": c.get("label"), "required": c.get("required")}
+            for c in definition.get("consents") or []
+        ],
     }
