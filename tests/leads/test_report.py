@@ -9,7 +9,7 @@ from django.core.management import CommandError
 from django.utils import timezone
 
 from connectors.exceptions import ServerError
-from leads import report
+from leads.ops import report
 from leads.management.commands.leadsync import CliFailure
 from tests import factories
 

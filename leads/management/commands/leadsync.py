@@ -313,7 +313,7 @@ class Command(BaseCommand):
         return self._report_runs(runs)
 
     def cmd_demo(self, options):
-        from leads.demo import DemoError, demo_run
+        from leads.ops.demo import DemoError, demo_run
 
         try:
             summary = demo_run(crm_account_id=options["crm_account_id"], crm_secret_key=options["crm_secret_key"],
@@ -367,12 +367,12 @@ class Command(BaseCommand):
         return True
 
     def cmd_signoff(self, options):
-        from leads.signoff import cli_signoff
+        from leads.ops.signoff.checks import cli_signoff
 
         return cli_signoff(self, options)
 
     def cmd_report(self, options):
-        from leads.report import cli_report
+        from leads.ops.report import cli_report
 
         cli_report(self, options)
         return True
