@@ -12,12 +12,10 @@ from collections import Counter
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.core.management.base import CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from connectors.crm import schema
-from connectors.exceptions import ApiError
+from connectors.exceptions import ApiError, LeadSyncError
 from connectors.models import LinkedInEvent
 from connectors.clients import crm_client
 from leads.models import Lead
@@ -48,18 +46,14 @@ COUNT_KEYS = (
 )
 
 
-class ReportError(Exception):
+class ReportError(LeadSyncError):
     """The report could not be made: a CRM could not be read (after the client's own retries).
     No report is better than one whose sales half is silently missing."""
 
 
-def _noop(*args, **kwargs):
-    pass
-
-
 # --- reading the CRM -------------------------------------------------------------------------------
 
-def crm_lead_statuses(*, connection, crm_ids, updated_since, client=None, progress=_noop) -> dict:
+def crm_lead_statuses(*, connection, crm_ids, updated_since, client=None, progress=None) -> dict:
     """`{crm_id: leadStatus}` for the CRM leads among `crm_ids` that still exist (the status may be
     None or "" when the CRM has none); an id missing from the answer is a lead deleted in the CRM.
 
@@ -88,7 +82,7 @@ def crm_lead_statuses(*, connection, crm_ids, updated_since, client=None, progre
         lead = client.get_lead(crm_id)
         if lead is not None:
             found[crm_id] = lead.get("leadStatus")
-        if done % 50 == 0 or done == len(missing):
+        if progress and (done % 50 == 0 or done == len(missing)):
             progress("CRM leads read one by one", done, len(missing))
     return found
 
@@ -162,7 +156,7 @@ def _event_urn(lead, integration):
     return event.urn if event else None
 
 
-def funnel_report(*, since=None, until=None, crm_reader=None, progress=_noop) -> dict:
+def funnel_report(*, since=None, until=None, crm_reader=None, progress=None) -> dict:
     """The funnel of the non-test leads submitted in [since, until) (default: the last 90 days),
     as a JSON-ready dict: `since`, `until`, `totals` and rows `by_integration`, `by_form`,
     `by_event` and `by_campaign`. Every row carries the same counts (see `COUNT_KEYS`) and the
@@ -316,31 +310,3 @@ def funnel_report_text(report) -> str:
             lines.append("  (none)")
     return "\n".join(lines)
 
-
-# --- the command line ------------------------------------------------------------------------------
-
-def _parse_since(value):
-    if value is None:
-        return None
-    since = parse_datetime(value)
-    if since is None:
-        raise CommandError(f"--since {value!r} is not an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z.", returncode=2)
-    if since.tzinfo is None:
-        raise CommandError("--since needs a time zone, e.g. 2026-01-31T00:00:00Z.", returncode=2)
-    if since >= timezone.now():
-        raise CommandError(f"--since {value!r} is in the future: there is nothing to report yet.", returncode=2)
-    return since
-
-
-def cli_report(command, options):
-    """`leadsync report [--since ISO8601] [--json]` for the management command: exit 2 for a bad
-    --since, exit 1 (CliFailure) when a CRM cannot be read; nothing is printed then but the error."""
-    from leads.management.commands.leadsync import CliFailure  # the command imports this module
-
-    since = _parse_since(options.get("since"))
-    try:
-        report = funnel_report(since=since, progress=command.progress)
-    except ReportError as exc:
-        raise CliFailure(str(exc)) from exc
-    command.emit({"ok": True, **report}, text=funnel_report_text(report))
-    return True

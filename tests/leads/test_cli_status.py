@@ -1,3 +1,4 @@
+import argparse
 import json
 from io import StringIO
 
@@ -42,8 +43,25 @@ def test_status_text_lists_connections():
     assert "alex: active" in out
 
 
-def test_every_contract_subcommand_has_a_handler():
-    from leads.management.commands.leadsync import SUBCOMMANDS, Command
+# The subcommands of the operator CLI contract (design.md) that LeadSync has today.
+CONTRACT_SUBCOMMANDS = (
+    "crm add", "linkedin add", "linkedin heartbeat", "discover", "enable", "sync", "retry-failed",
+    "teardown", "recreate", "status", "demo", "signoff", "report",
+)
 
-    for name in SUBCOMMANDS:
-        assert hasattr(Command, "cmd_" + name.replace(" ", "_").replace("-", "_")), name
+
+def _subparser(parser, word):
+    [choices] = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return choices.get(word)
+
+
+def test_every_contract_subcommand_has_a_handler():
+    from leads.management.commands.leadsync import Command
+
+    for name in CONTRACT_SUBCOMMANDS:
+        parser = Command().create_parser("manage.py", "leadsync")
+        for word in name.split():
+            parser = _subparser(parser, word)
+            assert parser is not None, f"`leadsync {name}` is not registered"
+        assert callable(parser.get_default("handler")), f"`leadsync {name}` has no handler"
+        assert parser.get_default("json") is False, f"`leadsync {name}` takes no --json"

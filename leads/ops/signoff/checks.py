@@ -10,10 +10,8 @@ URNs: token columns are never even loaded.
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone
-from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import CommandError
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Length
 from django.template import Context, Engine
@@ -831,35 +829,3 @@ def signoff_html(report: dict) -> str:
     context = {"report": {**report, "lines": lines}, "generated": _generated(report)}
     return Engine(autoescape=True).from_string(_HTML).render(Context(context))
 
-
-# --- the CLI ----------------------------------------------------------------------------------------
-
-def cli_signoff(command, options) -> bool:
-    """`leadsync signoff [--connection NAME] [--html FILE]` for the management command: bad usage
-    (an unknown connection, an --html path whose directory does not exist) is a CommandError with
-    exit 2 and writes nothing; a report full of "fail" lines still exits 0."""
-    connection = None
-    if options.get("connection"):
-        connection = (LinkedInConnection.objects.defer("access_token", "refresh_token")
-                      .filter(name=options["connection"]).first())
-        if connection is None:
-            raise CommandError(f"No LinkedIn connection named {options['connection']!r}.", returncode=2)
-    html_path = None
-    if options.get("html"):
-        html_path = Path(options["html"]).expanduser()
-        if html_path.is_dir():
-            raise CommandError(f"--html {options['html']!r} is a directory; give a file name.", returncode=2)
-        if not html_path.parent.is_dir():
-            raise CommandError(f"--html {options['html']!r}: directory {str(html_path.parent)!r} does not exist.",
-                               returncode=2)
-    report = signoff_report(connection=connection)
-    text = signoff_text(report)
-    if html_path is not None:
-        try:
-            html_path.write_text(signoff_html(report), encoding="utf-8")
-        except OSError as exc:
-            raise CommandError(f"--html {options['html']!r} could not be written: {exc.strerror or exc}.", returncode=2)
-        report["html"] = str(html_path.resolve())
-        text += f"\n\nHTML report written to {report['html']}"
-    command.emit(report, text=text)
-    return True
