@@ -10,7 +10,8 @@ from leads.cli.connections import linkedin_connection_named
 from leads.models import SyncRun
 from leads.ops.demo import demo_run
 from leads.ops.report import funnel_report, funnel_report_text
-from leads.ops.signoff.checks import signoff_html, signoff_report, signoff_text
+from leads.ops.signoff.checks import signoff_report
+from leads.ops.signoff.render import signoff_html, signoff_text
 
 
 def register(subparsers):

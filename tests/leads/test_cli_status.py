@@ -43,7 +43,7 @@ def test_status_text_lists_connections():
     assert "alex: active" in out
 
 
-# The subcommands of the operator CLI contract (design.md) that LeadSync has today.
+# The subcommands of the operator CLI that scripts rely on (its contract), as far as LeadSync has them today.
 CONTRACT_SUBCOMMANDS = (
     "crm add", "linkedin add", "linkedin heartbeat", "discover", "enable", "sync", "retry-failed",
     "teardown", "recreate", "status", "demo", "signoff", "report",
