@@ -23,8 +23,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 class CliError(CommandError):
     """The subcommand stops here. `returncode` EXIT_FAILED: the run could not do its job; the
     message (and `data`, merged into the --json error document) is printed and the process exits 1.
-    EXIT_USAGE: bad usage; it propagates as Django's CommandError (exit 2 from manage.py, raised
-    by call_command) and nothing else is printed."""
+    EXIT_USAGE: bad usage; it leaves the command as Django's CommandError (manage.py prints
+    "CommandError: …" and exits 2, call_command raises it) and nothing else is printed."""
 
     def __init__(self, message, *, returncode=EXIT_FAILED, data=None):
         super().__init__(message, returncode=returncode)
@@ -97,7 +97,7 @@ class CliOutput:
     def dispatch(self, options):
         """Run the subcommand's handler. Every error an operation may end with is a LeadSyncError:
         like a CliError with EXIT_FAILED it is printed ({"ok": false, "error": …} with --json,
-        "Error: …" on stderr otherwise) and the process exits 1. Usage errors propagate."""
+        "Error: …" on stderr otherwise) and the process exits 1. Usage errors leave as CommandError."""
         self.as_json = options.get("json", False)
         self.verbosity = options.get("verbosity", 1)
         try:
@@ -106,7 +106,9 @@ class CliOutput:
             self._fail(failed(str(exc)))
         except CliError as error:
             if error.returncode != EXIT_FAILED:
-                raise
+                # manage.py prints "<exception class>: message" and exits with the returncode:
+                # the class printed stays Django's own.
+                raise CommandError(str(error), returncode=error.returncode) from error
             self._fail(error)
 
     def _fail(self, error):

@@ -3,7 +3,7 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from tests import factories
 
@@ -65,3 +65,14 @@ def test_every_contract_subcommand_has_a_handler():
             assert parser is not None, f"`leadsync {name}` is not registered"
         assert callable(parser.get_default("handler")), f"`leadsync {name}` has no handler"
         assert parser.get_default("json") is False, f"`leadsync {name}` takes no --json"
+
+
+def test_bad_usage_leaves_the_command_as_djangos_own_commanderror():
+    """manage.py prints "<exception class>: message" and exits with its returncode: the line stays
+    "CommandError: …" whichever subcommand refused the usage."""
+    for args, message in ((["report", "--since", "yesterday"], "--since 'yesterday' is not an ISO 8601 date-time"),
+                          (["linkedin", "heartbeat", "nobody"], "No LinkedIn connection named 'nobody'.")):
+        with pytest.raises(CommandError) as exc:
+            run(*args)
+        assert type(exc.value) is CommandError and exc.value.returncode == 2
+        assert str(exc.value).startswith(message)
