@@ -1,4 +1,4 @@
-"""LinkedIn's lead notification endpoint, /linkedin/webhook/ (design.md, "Web paths").
+"""LinkedIn's lead notification endpoint, /linkedin/webhook/.
 
 LinkedIn gives a webhook 3 seconds: the view only checks the signature, stores the notification
 and queues its processing, so it answers before any LinkedIn or CRM call is made."""

@@ -7,7 +7,7 @@
 - `push`: a pure plan of creates and updates, and the pusher that carries it out;
 - `sync`: the orchestration (`integrations_sync`, `leads_retry_failed`).
 
-Rules it keeps (design.md, "Rules the flow keeps"): a lead is committed locally, page by page,
+Rules it keeps: a lead is committed locally, page by page,
 before anything is pushed; the watermark moves only after the whole window is committed, and every
 pull starts a little before it; leads are unique on the LinkedIn response id, so re-pulling never
 doubles one, and only pending leads are pushed, under the integration's lock, so re-running never

@@ -1,7 +1,7 @@
 """A sync: pull an integration's window from LinkedIn, then push what is pending to the CRM.
 
-Integrations of one owner (an organization or ad account) share one finder query per lead type
-(design.md); each gets its own SyncRun and holds its own lock for the whole of its sync. What a
+Integrations of one owner (an organization or ad account) share one finder query per lead type;
+each gets its own SyncRun and holds its own lock for the whole of its sync. What a
 failure leaves: leads already committed stay, no watermark moves past what was pulled, and the run
 says why it failed.
 """

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from connectors.clients import crm_client
 from leads.models import Lead
-from leads.report import CRM_STAGES, ReportError, funnel_report
+from leads.ops.report import CRM_STAGES, ReportError, funnel_report
 from sandbox.crm.models import CrmCall, CrmLead
 from tests.e2e.conftest import crm_fault
 

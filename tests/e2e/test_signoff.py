@@ -3,7 +3,7 @@
 
 import pytest
 
-from leads.signoff import signoff_report
+from leads.ops.signoff.checks import signoff_report
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.postgres]
 

@@ -46,7 +46,7 @@ def test_teardown_keeps_the_data_and_recreate_resumes_without_duplicates(cli, ev
     assert Integration.objects.count() == 1  # the same integration, not a copy
     assert event_integration.recreated_at is not None
 
-    from leads.signoff import signoff_report
+    from leads.ops.signoff.checks import signoff_report
 
     [lgf_108] = [line for line in signoff_report()["lines"] if line["id"] == "LGF-108"]
     assert lgf_108["status"] == "pass" and any("recreated" in e for e in lgf_108["evidence"])

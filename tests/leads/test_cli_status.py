@@ -1,8 +1,9 @@
+import argparse
 import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from tests import factories
 
@@ -42,8 +43,36 @@ def test_status_text_lists_connections():
     assert "alex: active" in out
 
 
-def test_every_contract_subcommand_has_a_handler():
-    from leads.management.commands.leadsync import SUBCOMMANDS, Command
+# The subcommands of the operator CLI that scripts rely on (its contract), as far as LeadSync has them today.
+CONTRACT_SUBCOMMANDS = (
+    "crm add", "linkedin add", "linkedin heartbeat", "discover", "enable", "sync", "retry-failed",
+    "teardown", "recreate", "status", "demo", "signoff", "report",
+)
 
-    for name in SUBCOMMANDS:
-        assert hasattr(Command, "cmd_" + name.replace(" ", "_").replace("-", "_")), name
+
+def _subparser(parser, word):
+    [choices] = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return choices.get(word)
+
+
+def test_every_contract_subcommand_has_a_handler():
+    from leads.management.commands.leadsync import Command
+
+    for name in CONTRACT_SUBCOMMANDS:
+        parser = Command().create_parser("manage.py", "leadsync")
+        for word in name.split():
+            parser = _subparser(parser, word)
+            assert parser is not None, f"`leadsync {name}` is not registered"
+        assert callable(parser.get_default("handler")), f"`leadsync {name}` has no handler"
+        assert parser.get_default("json") is False, f"`leadsync {name}` takes no --json"
+
+
+def test_bad_usage_leaves_the_command_as_djangos_own_commanderror():
+    """manage.py prints "<exception class>: message" and exits with its returncode: the line stays
+    "CommandError: …" whichever subcommand refused the usage."""
+    for args, message in ((["report", "--since", "yesterday"], "--since 'yesterday' is not an ISO 8601 date-time"),
+                          (["linkedin", "heartbeat", "nobody"], "No LinkedIn connection named 'nobody'.")):
+        with pytest.raises(CommandError) as exc:
+            run(*args)
+        assert type(exc.value) is CommandError and exc.value.returncode == 2
+        assert str(exc.value).startswith(message)

@@ -8,9 +8,9 @@ import pytest
 from django.core.management import CommandError
 from django.utils import timezone
 
-from connectors.exceptions import ServerError
-from leads import report
-from leads.management.commands.leadsync import CliFailure
+from connectors.exceptions import LeadSyncError, ServerError
+from leads.cli.ops import report as cli_report
+from leads.ops import report
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -282,7 +282,7 @@ def test_no_crm_call_for_no_crm_ids():
 
 
 class FakeCommand:
-    """What `cli_report` needs of the management command."""
+    """What `cli_report` (the CLI handler) needs of the management command."""
 
     def __init__(self):
         self.emitted = []
@@ -313,7 +313,7 @@ def test_cli_json_has_the_contracted_shape(crm):
     synced(integ, "1", associated_entity_urn="urn:li:event:1", campaign_urn="urn:li:sponsoredCampaign:7")
     command = FakeCommand()
 
-    report.cli_report(command, {"since": None, "json": True})
+    cli_report(command, {"since": None, "json": True})
 
     [(data, _)] = command.emitted
     assert set(data) == {"ok", "since", "until", "totals", "by_integration", "by_form", "by_event", "by_campaign"}
@@ -334,7 +334,7 @@ def test_cli_since_sets_the_window(crm):
     factories.lead(integ, submitted_at=NOW - timedelta(days=5))
     command = FakeCommand()
 
-    report.cli_report(command, {"since": (NOW - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    cli_report(command, {"since": (NOW - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")})
 
     [(data, _)] = command.emitted
     assert data["totals"]["leads"] == 2
@@ -348,7 +348,7 @@ def test_cli_since_sets_the_window(crm):
 ])
 def test_cli_refuses_a_bad_since_with_exit_2(since, message):
     with pytest.raises(CommandError, match=message) as exc:
-        report.cli_report(FakeCommand(), {"since": since})
+        cli_report(FakeCommand(), {"since": since})
     assert exc.value.returncode == 2
 
 
@@ -360,8 +360,9 @@ def test_cli_exits_1_when_the_crm_cannot_be_read(monkeypatch):
 
     monkeypatch.setattr(report, "crm_lead_statuses", unreachable)
     command = FakeCommand()
-    with pytest.raises(CliFailure, match="Could not read the current lead status"):
-        report.cli_report(command, {"since": None})
+    # A LeadSyncError is what the command prints and exits 1 with (leads/cli/base.py).
+    with pytest.raises(LeadSyncError, match="Could not read the current lead status"):
+        cli_report(command, {"since": None})
     assert command.emitted == [], "no partial report"
 
 
@@ -375,7 +376,7 @@ def test_text_has_one_aligned_table_per_grouping(crm):
     crm["2"] = "contactWithOpp"
     command = FakeCommand()
 
-    report.cli_report(command, {"since": None})
+    cli_report(command, {"since": None})
 
     [(_, text)] = command.emitted
     lines = text.splitlines()
@@ -391,14 +392,10 @@ def test_text_has_one_aligned_table_per_grouping(crm):
 
 
 @pytest.fixture
-def leadsync(monkeypatch):
-    """`manage.py leadsync ARGS` in this process, with `report` wired to `cli_report` until the
-    command itself does it."""
-    from leads.management.commands.leadsync import Command
+def leadsync():
+    """`manage.py leadsync ARGS` in this process."""
     from tests.e2e.conftest import run_cli
 
-    if not hasattr(Command, "cmd_report"):
-        monkeypatch.setattr(Command, "cmd_report", lambda self, options: report.cli_report(self, options), raising=False)
     return run_cli
 
 

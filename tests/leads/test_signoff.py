@@ -17,7 +17,9 @@ from connectors.models import LinkedInConnection
 from connectors.schedules import heartbeat_schedule_ensure
 from leads.management.commands.leadsync import Command
 from leads.models import Lead, SyncRun
-from leads.signoff import CHECKLIST, cli_signoff, signoff_html, signoff_report, signoff_text
+from leads.cli.ops import signoff as cli_signoff
+from leads.ops.signoff.checks import CHECKLIST, signoff_report
+from leads.ops.signoff.render import signoff_html, signoff_text
 from mappings.models import Integration
 from tests import factories
 

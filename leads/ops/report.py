@@ -12,14 +12,13 @@ from collections import Counter
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.core.management.base import CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from connectors.crm import schema
-from connectors.exceptions import ApiError
-from connectors.models import LinkedInEvent
 from connectors.clients import crm_client
+from connectors.crm import schema
+from connectors.exceptions import ApiError, LeadSyncError
+from connectors.linkedin import urns
+from connectors.models import LinkedInEvent
 from leads.models import Lead
 from mappings.models import Integration
 
@@ -33,7 +32,6 @@ OPPORTUNITY = "contactWithOpp"
 # the date-range read reaches this far beyond the moments it needs on both sides.
 CRM_CLOCK_MARGIN = timedelta(minutes=10)
 
-EVENT_URN_PREFIX = "urn:li:event:"
 
 _LEAD_STATE_COLUMNS = {
     Lead.State.SYNCED: "synced",
@@ -48,18 +46,14 @@ COUNT_KEYS = (
 )
 
 
-class ReportError(Exception):
+class ReportError(LeadSyncError):
     """The report could not be made: a CRM could not be read (after the client's own retries).
     No report is better than one whose sales half is silently missing."""
 
 
-def _noop(*args, **kwargs):
-    pass
-
-
 # --- reading the CRM -------------------------------------------------------------------------------
 
-def crm_lead_statuses(*, connection, crm_ids, updated_since, client=None, progress=_noop) -> dict:
+def crm_lead_statuses(*, connection, crm_ids, updated_since, client=None, progress=None) -> dict:
     """`{crm_id: leadStatus}` for the CRM leads among `crm_ids` that still exist (the status may be
     None or "" when the CRM has none); an id missing from the answer is a lead deleted in the CRM.
 
@@ -88,7 +82,7 @@ def crm_lead_statuses(*, connection, crm_ids, updated_since, client=None, progre
         lead = client.get_lead(crm_id)
         if lead is not None:
             found[crm_id] = lead.get("leadStatus")
-        if done % 50 == 0 or done == len(missing):
+        if progress and (done % 50 == 0 or done == len(missing)):
             progress("CRM leads read one by one", done, len(missing))
     return found
 
@@ -156,13 +150,13 @@ class _Tally:
 def _event_urn(lead, integration):
     """An event lead names its event as its associated entity; a lead without one (an event ad's
     lead names the creative) still belongs to the event its form is attached to."""
-    if lead["associated_entity_urn"].startswith(EVENT_URN_PREFIX):
+    if urns.is_event_urn(lead["associated_entity_urn"]):
         return lead["associated_entity_urn"]
     event = integration.form.event
     return event.urn if event else None
 
 
-def funnel_report(*, since=None, until=None, crm_reader=None, progress=_noop) -> dict:
+def funnel_report(*, since=None, until=None, crm_reader=None, progress=None) -> dict:
     """The funnel of the non-test leads submitted in [since, until) (default: the last 90 days),
     as a JSON-ready dict: `since`, `until`, `totals` and rows `by_integration`, `by_form`,
     `by_event` and `by_campaign`. Every row carries the same counts (see `COUNT_KEYS`) and the
@@ -203,7 +197,7 @@ def funnel_report(*, since=None, until=None, crm_reader=None, progress=_noop) ->
             _group(by_integration, integration.pk, id=integration.pk, name=str(integration),
                    form_id=form.linkedin_id, crm=integration.crm_connection.name, state=integration.state),
             _group(by_form, form.pk, id=form.pk, form_id=form.linkedin_id, name=str(form),
-                   urn=f"urn:li:leadGenForm:{form.linkedin_id}"),
+                   urn=urns.form_urn(form.linkedin_id)),
         ]
         if event_urn := _event_urn(lead, integration):
             groups.append(_group(by_event, event_urn, urn=event_urn, name=None))
@@ -316,31 +310,3 @@ def funnel_report_text(report) -> str:
             lines.append("  (none)")
     return "\n".join(lines)
 
-
-# --- the command line ------------------------------------------------------------------------------
-
-def _parse_since(value):
-    if value is None:
-        return None
-    since = parse_datetime(value)
-    if since is None:
-        raise CommandError(f"--since {value!r} is not an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z.", returncode=2)
-    if since.tzinfo is None:
-        raise CommandError("--since needs a time zone, e.g. 2026-01-31T00:00:00Z.", returncode=2)
-    if since >= timezone.now():
-        raise CommandError(f"--since {value!r} is in the future: there is nothing to report yet.", returncode=2)
-    return since
-
-
-def cli_report(command, options):
-    """`leadsync report [--since ISO8601] [--json]` for the management command: exit 2 for a bad
-    --since, exit 1 (CliFailure) when a CRM cannot be read; nothing is printed then but the error."""
-    from leads.management.commands.leadsync import CliFailure  # the command imports this module
-
-    since = _parse_since(options.get("since"))
-    try:
-        report = funnel_report(since=since, progress=command.progress)
-    except ReportError as exc:
-        raise CliFailure(str(exc)) from exc
-    command.emit({"ok": True, **report}, text=funnel_report_text(report))
-    return True

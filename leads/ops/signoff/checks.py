@@ -9,18 +9,13 @@ URNs: token columns are never even loaded.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone as dt_timezone
-from pathlib import Path
+from datetime import timedelta, timezone as dt_timezone
 
 from django.conf import settings
-from django.core.management.base import CommandError
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Length
-from django.template import Context, Engine
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
 from django_celery_beat.models import PeriodicTask
 
 from connectors.heartbeat import connection_alerts
@@ -29,12 +24,14 @@ from connectors.models import CrmField, LeadForm, LeadFormVersion, LinkedInConne
 from connectors.permissions import EVENT_LEADS_SCOPE, LEAD_ROLES, LEADS_SCOPE
 from leads.models import Lead, LeadNotification, SyncRun
 from leads.selectors import LEAD_STATES, lead_counts_by_integration
+from mappings import engine
 from mappings.models import FieldMapping, Integration
 
 PASS, READY, FAIL = "pass", "ready", "fail"
 STATUSES = (PASS, READY, FAIL)
 
-# LinkedIn's wording, verbatim (../shared/seeds/001_*.txt), so the report reads like their list.
+# LinkedIn's wording, verbatim from its technical sign-off list for lead sync partners, so the report
+# reads like their list.
 CHECKLIST = (
     ("LGF-001", "Demonstrate OAuth 2.0 integration, with right scopes, consent screen"),
     ("LGF-002", "Demonstrate ability to periodically verify that an access token is valid (heartbeat /me)"),
@@ -58,8 +55,6 @@ CHECKLIST = (
 HEARTBEAT_TASK = "connectors.heartbeat"
 # A connection whose consent is this much younger than the row was re-authorised at least once.
 REAUTH_EVIDENCE_GAP = timedelta(minutes=1)
-# Field outcomes that mean "this field did not reach the CRM as answered" (mappings.engine).
-FIELD_PROBLEMS = ("error", "truncated")
 LIST_LIMIT = 8
 EXAMPLES = 3
 
@@ -647,7 +642,7 @@ def _lgf_108(s: _Scope) -> Finding:
 
 
 def _field_problems(lead):
-    return [o for o in (lead.field_outcomes or []) if isinstance(o, dict) and o.get("status") in FIELD_PROBLEMS]
+    return [o for o in (lead.field_outcomes or []) if isinstance(o, dict) and o.get("status") in engine.FIELD_PROBLEMS]
 
 
 def _lgf_109(s: _Scope) -> Finding:
@@ -741,125 +736,3 @@ def signoff_report(*, connection: LinkedInConnection | None = None, now=None) ->
         "lines": lines,
     }
 
-
-def _generated(report: dict) -> str:
-    return f"{datetime.fromisoformat(report['generated_at']):%Y-%m-%d %H:%M} UTC"
-
-
-def signoff_text(report: dict) -> str:
-    """The report as the terminal shows it: one line per checklist item, evidence indented."""
-    s = report["summary"]
-    scope = f" for LinkedIn connection {report['connection']}" if report["connection"] else ""
-    out = [f"LinkedIn sign-off checklist{scope}, {_generated(report)}: "
-           f"{s[PASS]} pass, {s[READY]} ready, {s[FAIL]} fail", ""]
-    for line in report["lines"]:
-        out.append(f"{line['id']}  {line['status']:<6} {line['title']}")
-        out += [f"         {e}" for e in line["evidence"]]
-        if line["how_to_demonstrate"]:
-            out.append(f"         how to demonstrate: {line['how_to_demonstrate']}")
-    return "\n".join(out)
-
-
-_HTML = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>LeadSync: LinkedIn sign-off checklist</title>
-<style>
-  body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2226; margin: 2rem auto;
-         max-width: 70rem; padding: 0 1rem; }
-  h1 { font-size: 1.5rem; margin-bottom: .25rem; }
-  .meta { color: #56687a; margin-top: 0; }
-  .summary span { display: inline-block; margin-right: .5rem; padding: .2rem .7rem; border-radius: 1rem; font-weight: 600; }
-  table { border-collapse: collapse; width: 100%; margin-top: 1.5rem; }
-  th, td { text-align: left; vertical-align: top; padding: .6rem .7rem; border-bottom: 1px solid #e0e4e8; }
-  th { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: #56687a; }
-  tr.pass td:first-child { border-left: 5px solid #057642; }
-  tr.ready td:first-child { border-left: 5px solid #c37d16; }
-  tr.fail td:first-child { border-left: 5px solid #cc1016; }
-  tr.fail { background: #fdf0f0; }
-  .status { font-weight: 700; text-transform: uppercase; font-size: .8rem; padding: .15rem .5rem; border-radius: .3rem; }
-  .pass .status, .summary .pass { background: #e3f4ea; color: #057642; }
-  .ready .status, .summary .ready { background: #fdf1e0; color: #8a4b00; }
-  .fail .status, .summary .fail { background: #fbe0e0; color: #cc1016; }
-  .id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; white-space: nowrap; }
-  ul { margin: .3rem 0; padding-left: 1.1rem; }
-  .how { color: #38434f; margin: .3rem 0 0; }
-  .how b { color: #1d2226; }
-  code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .85em; background: #f1f3f5;
-         padding: .05rem .3rem; border-radius: .25rem; }
-</style>
-</head>
-<body>
-<h1>LinkedIn lead sync: technical sign-off checklist</h1>
-<p class="meta">LeadSync report generated {{ generated }}{% if report.connection %}
-  for LinkedIn connection <b>{{ report.connection }}</b>{% endif %}.</p>
-<p class="summary">
-  <span class="pass">{{ report.summary.pass }} pass</span>
-  <span class="ready">{{ report.summary.ready }} ready</span>
-  <span class="fail">{{ report.summary.fail }} fail</span>
-</p>
-<table>
-<thead><tr><th>Line</th><th>Status</th><th>Requirement and evidence</th></tr></thead>
-<tbody>
-{% for line in report.lines %}<tr class="{{ line.status }}">
-  <td class="id">{{ line.id }}</td>
-  <td><span class="status">{{ line.status }}</span></td>
-  <td><b>{{ line.title }}</b>
-    {% if line.evidence %}<ul>{% for item in line.evidence %}<li>{{ item }}</li>{% endfor %}</ul>{% endif %}
-    {% if line.how %}<p class="how"><b>How to demonstrate:</b> {{ line.how }}</p>{% endif %}
-  </td>
-</tr>
-{% endfor %}</tbody>
-</table>
-</body>
-</html>
-"""
-
-
-def _with_code(text: str) -> str:
-    """Our how-to texts quote commands in `backticks`: show them as code, everything escaped."""
-    parts = text.split("`")
-    return mark_safe("".join(f"<code>{escape(p)}</code>" if i % 2 else escape(p) for i, p in enumerate(parts)))
-
-
-def signoff_html(report: dict) -> str:
-    """A self-contained page (inline CSS, nothing fetched) to hand over or project in the demo.
-    Rendered by Django's template engine so every value (form names come from LinkedIn) is escaped."""
-    lines = [{**line, "how": _with_code(line["how_to_demonstrate"])} for line in report["lines"]]
-    context = {"report": {**report, "lines": lines}, "generated": _generated(report)}
-    return Engine(autoescape=True).from_string(_HTML).render(Context(context))
-
-
-# --- the CLI ----------------------------------------------------------------------------------------
-
-def cli_signoff(command, options) -> bool:
-    """`leadsync signoff [--connection NAME] [--html FILE]` for the management command: bad usage
-    (an unknown connection, an --html path whose directory does not exist) is a CommandError with
-    exit 2 and writes nothing; a report full of "fail" lines still exits 0."""
-    connection = None
-    if options.get("connection"):
-        connection = (LinkedInConnection.objects.defer("access_token", "refresh_token")
-                      .filter(name=options["connection"]).first())
-        if connection is None:
-            raise CommandError(f"No LinkedIn connection named {options['connection']!r}.", returncode=2)
-    html_path = None
-    if options.get("html"):
-        html_path = Path(options["html"]).expanduser()
-        if html_path.is_dir():
-            raise CommandError(f"--html {options['html']!r} is a directory; give a file name.", returncode=2)
-        if not html_path.parent.is_dir():
-            raise CommandError(f"--html {options['html']!r}: directory {str(html_path.parent)!r} does not exist.",
-                               returncode=2)
-    report = signoff_report(connection=connection)
-    text = signoff_text(report)
-    if html_path is not None:
-        try:
-            html_path.write_text(signoff_html(report), encoding="utf-8")
-        except OSError as exc:
-            raise CommandError(f"--html {options['html']!r} could not be written: {exc.strerror or exc}.", returncode=2)
-        report["html"] = str(html_path.resolve())
-        text += f"\n\nHTML report written to {report['html']}"
-    command.emit(report, text=text)
-    return True

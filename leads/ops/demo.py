@@ -9,6 +9,7 @@ from django.conf import settings
 from connectors.clients import linkedin_oauth
 from connectors.crm_connections import crm_connection_save
 from connectors.discovery import linkedin_discover
+from connectors.exceptions import LeadSyncError
 from connectors.tokens import linkedin_connection_save_tokenset
 from connectors.models import LeadForm
 from leads.pipeline.sync import integrations_sync
@@ -20,18 +21,16 @@ CRM_NAME = "Sandbox CRM"
 LINKEDIN_NAME = "Sandbox LinkedIn"
 
 
-class DemoError(Exception):
-    pass
+class DemoError(LeadSyncError):
+    """The demo cannot run here: it needs the sandbox."""
 
 
-def _noop(*args):
-    pass
-
-
-def demo_run(*, crm_account_id, crm_secret_key, days=90, progress=_noop) -> dict:
+def demo_run(*, crm_account_id, crm_secret_key, days=90, progress) -> dict:
     """Connect the CRM and LinkedIn (through the sandbox's OAuth consent, auto-approved), discover,
     enable every event form, sync the last `days` days. Safe to run again: connections are
-    updated, integrations reused, and leads already synced are not pushed twice."""
+    updated, integrations reused, and leads already synced are not pushed twice.
+
+    `progress(stage, done, total)` hears of every step: a demo is watched as it runs."""
     if not settings.LEADSYNC_SANDBOX:
         raise DemoError("The demo runs on the sandbox: set LEADSYNC_SANDBOX=1 and point LINKEDIN_API_URL, "
                         "LINKEDIN_OAUTH_URL and LEADGEN_CRM_API_URL at it (make demo does all of this).")

@@ -1,0 +1,91 @@
+"""`leadsync enable`, `teardown` and `recreate`: an integration's life, form by form."""
+
+from connectors.models import CrmConnection, LeadForm
+from leads.cli.base import subcommand, usage
+from leads.integrations import integration_enable, integration_recreate, integration_teardown
+from mappings.models import Integration
+
+
+def register(subparsers):
+    p = subcommand(subparsers, "enable", enable,
+                   help="create the integration for a form, auto-map its fields, schedule it")
+    p.add_argument("form_id", metavar="FORM_ID")
+    p.add_argument("--crm", required=True, metavar="NAME")
+    p.add_argument("--every", type=int, metavar="MINUTES", help="schedule (default LEADSYNC_DEFAULT_SYNC_MINUTES)")
+    p.add_argument("--no-create-fields", action="store_true",
+                   help="do not create CRM custom fields for questions the CRM has no field for")
+    p.add_argument("--include-test-leads", action="store_true", help="also push LinkedIn test leads")
+
+    p = subcommand(subparsers, "teardown", teardown,
+                   help="stop the schedule, delete webhook subscriptions, keep (or purge) the data")
+    p.add_argument("form_id", metavar="FORM_ID")
+    p.add_argument("--purge", action="store_true", help="also delete the stored leads and runs")
+
+    p = subcommand(subparsers, "recreate", recreate, help="rebuild a torn-down integration from its saved mapping")
+    p.add_argument("form_id", metavar="FORM_ID")
+
+
+def _form(form_id):
+    """The discovered form with this LinkedIn id. The same form can be discovered through two
+    connections: the one with a live integration wins."""
+    forms = list(LeadForm.objects.filter(linkedin_id=form_id).select_related("owner__connection"))
+    if not forms:
+        raise usage(f"No discovered form with id {form_id!r}: run `leadsync discover` first.")
+    if len(forms) > 1:
+        live = [f for f in forms if f.integrations.exclude(state=Integration.State.TORN_DOWN).exists()]
+        forms = live or forms
+    return forms[0]
+
+
+def enable(command, options):
+    form = _form(options["form_id"])
+    crm = CrmConnection.objects.filter(name=options["crm"]).first()
+    if crm is None:
+        raise usage(f"No CRM connection named {options['crm']!r}: add one with `leadsync crm add`.")
+    if options.get("every") is not None and options["every"] < 1:
+        raise usage("--every must be at least 1 minute.")
+    integration = integration_enable(
+        form=form, crm_connection=crm, every=options.get("every"),
+        include_test_leads=options.get("include_test_leads", False), create_fields=not options.get("no_create_fields"),
+    )
+    rows = list(integration.mappings.order_by("position"))
+    mapped = [m for m in rows if m.crm_field]
+    command.emit(
+        {"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "crm": crm.name,
+         "sync_every_minutes": integration.sync_every_minutes,
+         "mappings": [{"source_kind": m.source_kind, "source_key": m.source_key, "source_label": m.source_label,
+                       "crm_field": m.crm_field, "transform": m.transform} for m in rows]},
+        text="\n".join([f"Integration {integration.pk}: form {form.linkedin_id} ({form}) -> {crm.name}, "
+                        f"every {integration.sync_every_minutes} minutes; {len(mapped)} of {len(rows)} sources mapped:"]
+                       + [f"  {m.source_label or m.source_key} -> {m.crm_field}" for m in mapped]),
+    )
+    return True
+
+
+def teardown(command, options):
+    form = _form(options["form_id"])
+    integration = (Integration.objects.filter(form=form).exclude(state=Integration.State.TORN_DOWN).first()
+                   or Integration.objects.filter(form=form).order_by("-torn_down_at", "-pk").first())
+    if integration is None:
+        raise usage(f"Form {form.linkedin_id} has no integration to tear down.")
+    result = integration_teardown(integration=integration, purge=options["purge"])
+    text = f"Integration of form {form.linkedin_id} ({form}) torn down: schedule removed"
+    text += ", lead notifications unsubscribed" if not result["warnings"] else ""
+    if result["purged"]:
+        text += f"; purged {result['purged']['leads']} leads and {result['purged']['runs']} runs"
+    else:
+        text += f"; {integration.leads.count()} stored leads kept"
+    text += "".join(f"\nwarning: {w}" for w in result["warnings"])
+    command.emit({"ok": True, **result}, text=text + ". `leadsync recreate` brings it back.")
+    return True
+
+
+def recreate(command, options):
+    form = _form(options["form_id"])
+    result = integration_recreate(form=form)
+    text = (f"Integration of form {form.linkedin_id} ({form}) recreated from its saved mapping "
+            f"({result['mappings_added']} new sources mapped), {result['leads_kept']} stored leads kept; "
+            f"the next sync resumes from {result['watermark'] or 'the start'}.")
+    text += "".join(f"\nwarning: {w}" for w in result["warnings"])
+    command.emit({"ok": True, **result}, text=text)
+    return True

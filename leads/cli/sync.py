@@ -1,0 +1,71 @@
+"""`leadsync sync` and `retry-failed`: pull and push now, in this process."""
+
+from leads.cli.base import failed, parse_since, subcommand, usage
+from leads.models import Lead, SyncRun
+from leads.pipeline.sync import integrations_sync, leads_retry_failed
+from mappings.models import Integration
+
+
+def register(subparsers):
+    p = subcommand(subparsers, "sync", sync, help="pull and push now, in this process")
+    p.add_argument("form_ids", nargs="*", metavar="FORM_ID")
+    window = p.add_mutually_exclusive_group()
+    window.add_argument("--days", type=int, metavar="N", help="re-pull the last N days (at most 90)")
+    window.add_argument("--since", metavar="ISO8601", help="re-pull from this moment")
+
+    p = subcommand(subparsers, "retry-failed", retry_failed, help="push failed leads again")
+    p.add_argument("form_ids", nargs="*", metavar="FORM_ID")
+
+
+def _integrations(form_ids):
+    """The live integrations of the named forms (an unknown one is bad usage), or every active one."""
+    qs = Integration.objects.exclude(state=Integration.State.TORN_DOWN).select_related(
+        "form__owner__connection", "crm_connection")
+    if form_ids:
+        found = list(qs.filter(form__linkedin_id__in=form_ids))
+        missing = set(form_ids) - {i.form.linkedin_id for i in found}
+        if missing:
+            raise usage(f"No integration for form(s) {', '.join(sorted(missing))}: use `leadsync enable` first.")
+        return found
+    found = list(qs.filter(state=Integration.State.ACTIVE))
+    if not found:
+        raise failed("No active integration: enable a form with `leadsync enable FORM_ID --crm NAME`.")
+    return found
+
+
+def sync(command, options):
+    since = parse_since(options.get("since"))
+    trigger = SyncRun.Trigger.BACKFILL if (options.get("days") or since) else SyncRun.Trigger.MANUAL
+    try:
+        runs = integrations_sync(integrations=_integrations(options["form_ids"]), trigger=trigger,
+                                               days=options.get("days"), since=since, progress=command.progress)
+    except ValueError as exc:  # a window the pipeline refuses: --days beyond 1…90, --since over a year back
+        raise usage(str(exc))
+    return _report_runs(command, runs)
+
+
+def retry_failed(command, options):
+    runs = [leads_retry_failed(integration=i, progress=command.progress)
+            for i in _integrations(options["form_ids"])]
+    return _report_runs(command, runs)
+
+
+def _report_runs(command, runs):
+    """Each run's counts and failed leads; exit 1 unless every run succeeded (failed leads alone
+    do not fail a run)."""
+    rows = [{
+        "form_id": r.integration.form.linkedin_id, "integration": r.integration_id, "run": r.pk, "trigger": r.trigger,
+        "state": r.state, "window_start": r.window_start, "window_end": r.window_end, "pulled": r.pulled,
+        "new": r.new, "created": r.created, "updated": r.updated, "failed": r.failed, "skipped": r.skipped,
+        "error": r.error,
+        "failed_leads": [{"linkedin_id": l.linkedin_id, "error": l.last_error}
+                         for l in r.integration.leads.filter(state=Lead.State.FAILED).only("linkedin_id", "last_error")[:50]],
+    } for r in runs]
+    lines = [f"form {r['form_id']}: {r['state']}; pulled {r['pulled']} ({r['new']} new), created {r['created']}, "
+             f"updated {r['updated']}, failed {r['failed']}, skipped {r['skipped']}" + (f"; error: {r['error']}" if r["error"] else "")
+             for r in rows]
+    ok = all(r.state == SyncRun.State.SUCCEEDED for r in runs)
+    if not ok:
+        raise failed("; ".join(l for l in lines if "error:" in l), {"runs": rows})
+    command.emit({"ok": True, "runs": rows}, text="\n".join(lines))
+    return True
