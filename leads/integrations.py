@@ -33,6 +33,13 @@ from mappings.services import crm_fields_create_for_form, form_definition, integ
 logger = logging.getLogger(__name__)
 
 
+# A week: beyond it a pull window would outgrow what one run should carry (and LinkedIn keeps leads
+# 90 days for a time-bound re-pull).
+MAX_SYNC_MINUTES = 7 * 24 * 60
+# LinkedIn sends no leads for these (a draft is not live; the others are being made or were retired).
+UNSYNCABLE_FORM_STATES = ("DRAFT",)
+
+
 class IntegrationError(LeadSyncError):
     """The integration cannot be created or changed as asked; the message says why."""
 
@@ -46,25 +53,38 @@ def _refuse_a_second_live_integration(form: LeadForm) -> None:
 
 def integration_enable(
     *, form: LeadForm, crm_connection: CrmConnection, every: int | None = None, include_test_leads: bool = False,
-    create_fields: bool = True,
+    create_fields: bool = True, field_sources=None, lead_types=None,
 ) -> Integration:
     """Create the integration for a form (LGF-103/104): create the CRM custom fields the form
-    needs (unless `create_fields` is off), auto-map every question, hidden field, consent and
-    metadata key to the CRM's fields and schedule the pull. Refuses a form that already has a
-    live integration or whose fields were never discovered."""
+    needs (all of them, or those of `field_sources`, (kind, key) pairs; none without
+    `create_fields`), auto-map every question, hidden field, consent and metadata key to the CRM's
+    fields, schedule the pull and subscribe lead notifications. `lead_types` narrows the types
+    pulled (default: all the form receives). Refuses a form that already has a live integration,
+    whose fields were never discovered, that LinkedIn no longer lists, or that is a draft."""
     _refuse_a_second_live_integration(form)
     definition = form_definition(form)
     if definition is None:
         raise IntegrationError(f"Form {form.linkedin_id} has no discovered fields yet: run `leadsync discover` first.")
+    if form.gone_at is not None:
+        raise IntegrationError(f"Form {form.linkedin_id} ({form}) is gone from LinkedIn (since {form.gone_at:%Y-%m-%d}).")
+    if form.state in UNSYNCABLE_FORM_STATES:
+        raise IntegrationError(f"Form {form.linkedin_id} ({form}) is a {form.state.lower()} form: LinkedIn sends it "
+                               "no leads. Publish it on LinkedIn, run discovery, then enable it.")
     every = every or settings.LEADSYNC_DEFAULT_SYNC_MINUTES
-    if every < 1:
-        raise IntegrationError("The schedule must be at least every minute.")
+    if not 1 <= every <= MAX_SYNC_MINUTES:
+        raise IntegrationError(f"The schedule must be between every minute and every {MAX_SYNC_MINUTES} minutes "
+                               "(a week).")
+    lead_types = list(lead_types or form.lead_types)
+    unknown = sorted(set(lead_types) - set(form.receives()))
+    if unknown:
+        raise IntegrationError(f"Form {form.linkedin_id} does not receive {', '.join(unknown)} leads "
+                               f"(it receives {', '.join(form.receives())}).")
     if create_fields:  # HTTP: never inside the transaction below
-        crm_fields_create_for_form(crm_connection=crm_connection, definition=definition)
+        crm_fields_create_for_form(crm_connection=crm_connection, definition=definition, sources=field_sources)
     with transaction.atomic():
         _refuse_a_second_live_integration(form)
         integration = Integration.objects.create(
-            form=form, crm_connection=crm_connection, lead_types=list(form.lead_types),
+            form=form, crm_connection=crm_connection, lead_types=lead_types,
             include_test_leads=include_test_leads, sync_every_minutes=every,
         )
         integration_mappings_complete(integration=integration)

@@ -270,7 +270,13 @@ def _row(kind: str, key: str, label: str, crm_field: str, transform: str) -> dic
 
 
 def suggest_custom_fields(form: FormDefinition, mapping_rows: Iterable[Any]) -> list[dict]:
-    """createFields objects for the form's unmapped sources (LGF-104: a place in the CRM for every field).
+    """createFields objects for the form's unmapped sources (see custom_field_suggestions)."""
+    return [definition for _, _, definition in custom_field_suggestions(form, mapping_rows)]
+
+
+def custom_field_suggestions(form: FormDefinition, mapping_rows: Iterable[Any]) -> list[tuple[str, str, dict]]:
+    """(source kind, source key, createFields object) for each of the form's unmapped sources, in form
+    order (LGF-104: a place in the CRM for every field).
 
     Sources missing from ``mapping_rows`` (e.g. added by a new form version) count as unmapped. Labels are
     the ones auto_map matches, so auto-mapping again after the fields exist maps these sources; two sources
@@ -281,7 +287,7 @@ def suggest_custom_fields(form: FormDefinition, mapping_rows: Iterable[Any]) -> 
         for row in mapping_rows
         if _get(row, "crm_field")
     }
-    suggestions: list[dict] = []
+    suggestions: list[tuple[str, str, dict]] = []
     labels: set[str] = set()
     for kind, key, item in form_sources(form):
         if (kind, key) in mapped:
@@ -306,7 +312,7 @@ def suggest_custom_fields(form: FormDefinition, mapping_rows: Iterable[Any]) -> 
         else:
             definition["dataType"] = "text"
             definition["dataLength"] = (item.get("max_length") if kind == "question" else None) or 255
-        suggestions.append(definition)
+        suggestions.append((kind, key, definition))
     return suggestions
 
 

@@ -16,12 +16,20 @@ def form_definition(form: LeadForm) -> dict | None:
     return version.definition if version else None
 
 
-def crm_fields_create_for_form(*, crm_connection: CrmConnection, definition: dict) -> list[str]:
-    """Create in the CRM the custom fields a form needs and does not find there (LGF-104): one
-    per question, hidden field and consent that no existing field matches by label. Reloads the
-    catalogue. Returns the labels created; a field the CRM refuses is skipped with a warning."""
+def crm_field_suggestions(*, crm_connection: CrmConnection, definition: dict) -> list[tuple[str, str, dict]]:
+    """The CRM custom fields the form needs and does not find in the CRM's catalogue: (source kind,
+    source key, createFields object) for each question, hidden field and consent that no existing
+    field matches by label."""
     rows = engine.auto_map(definition, crm_field_catalogue(crm_connection))
-    wanted = engine.suggest_custom_fields(definition, rows)
+    return engine.custom_field_suggestions(definition, rows)
+
+
+def crm_fields_create_for_form(*, crm_connection: CrmConnection, definition: dict, sources=None) -> list[str]:
+    """Create in the CRM the custom fields a form needs and does not find there (LGF-104), all of
+    them or those of `sources` ((kind, key) pairs), then reload the catalogue so auto-mapping finds
+    them. Returns the labels created; a field the CRM refuses is skipped."""
+    wanted = [field for kind, key, field in crm_field_suggestions(crm_connection=crm_connection, definition=definition)
+              if sources is None or (kind, key) in sources]
     if not wanted:
         return []
     results = crm_client(crm_connection).create_fields(wanted)
