@@ -4,6 +4,7 @@ works with, and what a LinkedIn member can sync."""
 from connectors.crm_connections import crm_connection_save
 from connectors.discovery import discovery_run
 from connectors.heartbeat import connections_heartbeat
+from connectors.linkedin.forms import form_fields
 from connectors.models import LeadForm, LinkedInConnection
 from connectors.tokens import linkedin_connection_save_tokens
 from leads.cli.base import failed, subcommand, usage
@@ -109,21 +110,22 @@ def discover(command, options):
     form_rows = []
     for form in forms:
         latest = max(form.versions.all(), key=lambda v: v.version, default=None)
-        definition = latest.definition if latest else {}
         form_rows.append({
             "form_id": form.linkedin_id, "name": form.name, "state": form.state, "owner": form.owner.urn,
             "owner_name": form.owner.name, "event": form.event.urn if form.event else None,
             "lead_types": form.lead_types, "version": form.current_version,
-            "questions": len(definition.get("questions", [])), "hidden_fields": len(definition.get("hidden_fields", [])),
-            "consents": len(definition.get("consents", [])),
+            "gone_at": form.gone_at,
+            # Every question (name, label, kind, options), hidden field (name, value) and consent (id, text).
+            **form_fields(latest.definition if latest else {}),
         })
     lines = []
     for r in results:
         lines.append(f"{r['connection']}: {r['organizations']} organizations, {r['ad_accounts']} ad accounts, "
                      f"{r['events']} events ({r['events_with_forms']} with a lead form), {r['forms']} forms")
         lines += [f"  warning: {w}" for w in r["warnings"]]
-    lines += [f"  form {f['form_id']}: {f['name']} [{f['owner_name']}] {f['questions']} questions, "
-              f"{f['hidden_fields']} hidden fields, {f['consents']} consents" + (f", event {f['event']}" if f["event"] else "")
+    lines += [f"  form {f['form_id']}: {f['name']} [{f['owner_name']}] {len(f['questions'])} questions, "
+              f"{len(f['hidden_fields'])} hidden fields, {len(f['consents'])} consents"
+              + (f", event {f['event']}" if f["event"] else "") + (", gone from LinkedIn" if f["gone_at"] else "")
               for f in form_rows]
     command.emit({"ok": True, "connections": results, "forms": form_rows}, text="\n".join(lines))
     return True

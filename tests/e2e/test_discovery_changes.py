@@ -99,3 +99,31 @@ def test_a_lead_naming_a_new_version_keeps_syncing_and_its_new_question_gets_a_m
     integration = Integration.objects.get(pk=event_integration.pk)
     assert integration.mapping_needs_review
     assert FieldMapping.objects.filter(integration=integration, source_kind="question", source_key="990001").exists()
+
+
+def _text(mls):
+    return mls if isinstance(mls, str) or mls is None else next(iter(mls["localized"].values()))
+
+
+def test_discover_json_names_every_question_hidden_field_and_consent_of_every_form(cli, event_integration):
+    result = cli("discover", "--json")
+    assert result.code == 0, result.err
+    listed = {f["form_id"]: f for f in result.json["forms"]}
+    sandbox_forms = li.LeadForm.objects.filter(pk__in=[int(i) for i in listed])
+    assert sandbox_forms.count() == len(listed) > 3
+    for form in sandbox_forms:
+        version, row = form.latest_version, listed[str(form.pk)]
+        questions = {q["id"]: q for q in row["questions"]}
+        assert set(questions) == {str(q["questionId"]) for q in version.questions}, form
+        for q in version.questions:
+            mine = questions[str(q["questionId"])]
+            assert mine["name"] == q["name"] and mine["text"] == _text(q["question"])
+            assert mine["label"] and mine["kind"] in ("text", "multiple_choice")
+            details = q["questionDetails"].get("multipleChoiceQuestionDetails")
+            if details:
+                assert [(o["id"], o["text"]) for o in mine["options"]] == [
+                    (str(o["id"]), _text(o["text"])) for o in details["options"]]
+        assert [(h["name"], h["value"]) for h in row["hidden_fields"]] == [
+            (h["name"], h["value"]) for h in version.hidden_fields]
+        assert [(c["id"], c["text"]) for c in row["consents"]] == [
+            (str(c["id"]), _text(c["consent"])) for c in version.legal_info.get("consents", [])]
