@@ -1,8 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
+from django.conf import settings
 from django.db.models import Count
+from django.utils import timezone
 from django.template.loader import render_to_string
 
+from connectors.clients import retry_policy
+from connectors.crm.client import CrmClient
+from connectors.crm_connections import crm_fields_load
+from connectors.exceptions import ApiError, Unauthorized
 from connectors.linkedin.forms import form_fields
 from connectors.models import (
     CrmConnection,
@@ -110,8 +116,29 @@ class CrmConnectionForm(forms.ModelForm):
         secret = self.cleaned_data.get("secret_key")
         if not secret and self.instance.pk:
             # Keep the stored key: reload it instead of overwriting it with an empty string.
-            self.instance.secret_key = type(self.instance).objects.only("secret_key").get(pk=self.instance.pk).secret_key
+            self.instance.secret_key = self._stored_secret()
         return super().save(commit=commit)
+
+    def _stored_secret(self):
+        return type(self.instance).objects.only("secret_key").get(pk=self.instance.pk).secret_key
+
+    def clean(self):
+        """The credentials must work before anything is saved (like `leadsync crm add`): one real
+        call to the CRM. Its refusal or silence is a form error; the secret never is in it."""
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        secret = cleaned.get("secret_key") or (self._stored_secret() if self.instance.pk else "")
+        api_url = cleaned.get("api_url") or settings.LEADGEN_CRM_API_URL
+        cleaned["api_url"] = api_url
+        try:
+            CrmClient(api_url, account_id=cleaned["account_id"], secret_key=secret, retry=retry_policy()).check()
+        except Unauthorized:
+            raise forms.ValidationError("The CRM refused this account ID and secret key: nothing was saved.") from None
+        except ApiError as exc:
+            raise forms.ValidationError(f"The CRM could not be asked whether these credentials work ({exc}): "
+                                        "nothing was saved.") from None
+        return cleaned
 
 
 @admin.register(CrmConnection)
@@ -130,13 +157,31 @@ class CrmConnectionAdmin(NoSecretLookupsMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("secret_key").annotate(field_count=Count("fields"))
 
+    def get_changeform_initial_data(self, request):
+        return {"api_url": settings.LEADGEN_CRM_API_URL, **super().get_changeform_initial_data(request)}
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Not in one transaction, unlike the admin's default: the form checks the credentials with
+        # the CRM and the save loads its field catalogue, and no HTTP call may run inside a
+        # transaction (SQLite's would lock the database the CRM sandbox shares in the demo).
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        obj.status, obj.last_checked_at, obj.last_error = CrmConnection.Status.ACTIVE, timezone.now(), ""
+        super().save_model(request, obj, form, change)
+        try:
+            count = crm_fields_load(connection=obj)
+        except ApiError as exc:
+            self.message_user(request, f"{obj}: the credentials work, but the field catalogue could not be loaded "
+                                       f"({exc}); use “Check the credentials and reload the field catalogue”.",
+                              messages.WARNING)
+        else:
+            self.message_user(request, f"{obj}: the credentials work; {count} CRM fields loaded.")
+
     @admin.action(description="Check the credentials and reload the field catalogue", permissions=["change"])
     def reload_fields(self, request, queryset):
         """The admin's twin of `leadsync crm add` for an existing connection: after fields were
         added or deleted in the CRM, mappings offer exactly what the CRM has."""
-        from connectors.exceptions import ApiError
-        from connectors.crm_connections import crm_fields_load
-
         for connection in queryset:
             try:
                 count = crm_fields_load(connection=CrmConnection.objects.get(pk=connection.pk))

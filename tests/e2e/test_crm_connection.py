@@ -40,3 +40,21 @@ def test_unreachable_crm_is_an_error(cli):
                  "--api-url", "http://127.0.0.1:9/pubapi/v1.2/", "--json")
     assert result.code == 1 and "could not connect" in result.json["error"]
     assert not CrmConnection.objects.exists()
+
+
+def test_adding_a_crm_in_the_admin_checks_the_credentials_and_loads_the_catalogue(admin_client, crm_account, settings):
+    from django.urls import reverse
+
+    url = reverse("admin:connectors_crmconnection_add")
+    assert settings.LEADGEN_CRM_API_URL in admin_client.get(url).content.decode(), "the endpoint is filled in"
+    form = {"name": "main", "api_url": settings.LEADGEN_CRM_API_URL, "account_id": crm_account["account_id"]}
+
+    refused = admin_client.post(url, {**form, "secret_key": "wrong-key"})
+    page = refused.content.decode()
+    assert refused.status_code == 200 and "The CRM refused this account ID and secret key" in page
+    assert "wrong-key" not in page and not CrmConnection.objects.exists()
+
+    saved = admin_client.post(url, {**form, "secret_key": crm_account["secret_key"]}, follow=True)
+    assert "the credentials work" in saved.content.decode()
+    connection = CrmConnection.objects.get(name="main")
+    assert connection.status == "active" and connection.fields.filter(system_name="emailAddress").exists()

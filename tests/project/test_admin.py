@@ -84,7 +84,23 @@ def test_secret_lookups_are_refused_in_changelist_urls(admin_client):
     assert response.status_code in (302, 400)  # the admin refuses the filter
 
 
-def test_crm_secret_is_write_only_and_kept_when_left_blank(admin_client):
+@pytest.fixture
+def crm_accepting_everything():
+    """A CRM endpoint (for the factories' api_url) that answers every call with an empty success,
+    so the admin's credential check and catalogue load go through."""
+    import json
+
+    import responses
+
+    def answer(request):
+        return 200, {}, json.dumps({"result": {"field": []}, "error": None, "id": json.loads(request.body)["id"]})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, "http://127.0.0.1:9/pubapi/v1.2/", callback=answer)
+        yield mock
+
+
+def test_crm_secret_is_write_only_and_kept_when_left_blank(admin_client, crm_accepting_everything):
     crm = factories.crm_connection(secret_key="KEEP-ME-SECRET")
     url = reverse("admin:connectors_crmconnection_change", args=[crm.pk])
     response = admin_client.post(url, {"name": crm.name, "api_url": crm.api_url, "account_id": "NEWACC", "secret_key": ""})
