@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "connectors.context_processors.leadsync_alerts",
+                "mappings.context_processors.mapping_review_alert",
             ],
         },
     },

@@ -127,3 +127,14 @@ def test_discover_json_names_every_question_hidden_field_and_consent_of_every_fo
             (h["name"], h["value"]) for h in version.hidden_fields]
         assert [(c["id"], c["text"]) for c in row["consents"]] == [
             (str(c["id"]), _text(c["consent"])) for c in version.legal_info.get("consents", [])]
+
+
+def test_the_admin_banner_counts_the_integrations_whose_mapping_needs_a_review(admin_client, event_integration):
+    from django.urls import reverse
+
+    home = reverse("admin:index")
+    assert 'id="leadsync-mapping-reviews"' not in admin_client.get(home).content.decode()
+    publish_new_version(event_integration, add=[DIETARY])
+    discover()
+    page = admin_client.get(home).content.decode()
+    assert 'id="leadsync-mapping-reviews"' in page and "1 integration needs a mapping review" in page
