@@ -17,6 +17,7 @@ from typing import Callable
 import requests
 
 from connectors.exceptions import BadPayload, BadRequest, HostError, RateLimited, ServerError
+from connectors.payloads import loads
 
 DEFAULT_TIMEOUT = (5, 60)  # (connect, read) seconds
 
@@ -41,11 +42,9 @@ def send(session, method, url, *, timeout=DEFAULT_TIMEOUT, safe_url=None, **kwar
 
 
 def json_object(response, what):
-    """The answer's body as a JSON object, or BadPayload naming `what` (e.g. "LinkedIn GET /rest/x")."""
-    try:
-        body = response.json()
-    except ValueError:
-        raise BadPayload(f"{what}: the answer is not JSON", status=response.status_code) from None
+    """The answer's body as a JSON object that can be stored as it is (see connectors.payloads), or
+    BadPayload naming `what` (e.g. "LinkedIn GET /rest/x")."""
+    body = loads(response.content, what=what, status=response.status_code)
     if not isinstance(body, dict):
         raise BadPayload(f"{what}: the answer is not a JSON object", status=response.status_code)
     return body

@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 def linkedin_webhook(request):
     """GET answers LinkedIn's `challengeCode` validation; POST takes a signed notification.
 
-    A POST whose signature does not check out is discarded (401) before its body is even parsed,
+    A body over LEADSYNC_WEBHOOK_MAX_BYTES is refused (413) before it is read or hashed. A POST
+    whose signature does not check out is discarded (401) before its body is even parsed,
     and the body is never logged. A known notification is answered "duplicate" and not queued
     again, unless it is still waiting (its first queueing may have failed, which LinkedIn saw as
     an error and is now retrying)."""
@@ -37,7 +38,16 @@ def linkedin_webhook(request):
             return JsonResponse({"error": "challengeCode is missing."}, status=400)
         return JsonResponse({"challengeCode": code, "challengeResponse": challenge_response(code)})
 
+    limit = settings.LEADSYNC_WEBHOOK_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:  # refused before the body is read
+        return JsonResponse({"error": f"The body is larger than {limit} bytes."}, status=413)
     raw_body = request.body
+    if len(raw_body) > limit:
+        return JsonResponse({"error": f"The body is larger than {limit} bytes."}, status=413)
     header = request.headers.get("X-LI-Signature")
     if not signature_valid(raw_body, header):
         logger.warning("LinkedIn webhook: %s X-LI-Signature from %s; the notification was discarded",

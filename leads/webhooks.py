@@ -14,7 +14,6 @@ work happens in `notification_process`, run by a Celery task. What it relies on:
 
 import hashlib
 import hmac
-import json
 import logging
 from django.conf import settings
 from django.utils import timezone
@@ -24,6 +23,7 @@ from connectors.exceptions import ApiError, BadPayload, NotFound
 from connectors.clients import crm_client
 from connectors.exceptions import NeedsReauthorization
 from connectors.linkedin.times import from_epoch_ms
+from connectors.payloads import loads
 from connectors.linkedin.urns import LEAD_RESPONSE, owner_urn, parse_urn, parse_versioned_form_urn
 from connectors.tokens import linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
@@ -89,9 +89,9 @@ def signature_valid(raw_body: bytes, header: str | None) -> bool:
 def _notification_fields(raw_body: bytes) -> dict:
     """The LeadNotification fields of a body, or InvalidNotification saying what is wrong."""
     try:
-        payload = json.loads(raw_body)
-    except ValueError:
-        raise InvalidNotification("The body is not JSON.") from None
+        payload = loads(raw_body, what="The body")
+    except BadPayload as exc:
+        raise InvalidNotification(f"{exc.message}.") from None
     if not isinstance(payload, dict):
         raise InvalidNotification("The body is not a JSON object.")
     if payload.get("type") != "LEAD_ACTION":

@@ -209,6 +209,8 @@ LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS = env.int("LEADSYNC_TOKEN_REFRESH_MARGIN_HOU
 # The public https URL of /linkedin/webhook/ that LinkedIn calls (e.g.
 # https://leadsync.example.com/linkedin/webhook/). Empty: no subscriptions, the schedule polls only.
 LEADSYNC_WEBHOOK_URL = env.str("LEADSYNC_WEBHOOK_URL", default="")
+# A lead notification is a few hundred bytes; anything far larger is not one (and is not hashed).
+LEADSYNC_WEBHOOK_MAX_BYTES = env.int("LEADSYNC_WEBHOOK_MAX_BYTES", default=64 * 1024)
 # Honour a LinkedIn DELETED notification in the CRM too (deleteLeads), not only in LeadSync.
 LEADSYNC_DELETE_CRM_LEADS = env.bool("LEADSYNC_DELETE_CRM_LEADS", default=False)
 

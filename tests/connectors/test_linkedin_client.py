@@ -754,3 +754,15 @@ def test_one_version_of_a_form_is_read_by_its_encoded_versioned_urn(client, mock
     mock.get(f"{API}/rest/leadForms/{key}", json=form)
     assert client.lead_form_version("6083", 1) == form
     assert mock.calls[0].request.url == f"{API}/rest/leadForms/{key}"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"elements": [{"id": 1, "score": NaN}]}',
+    b'{"elements": [{"id": "\\ud800"}]}',
+    b'{"elements": [{"id": "a\\u0000"}]}',
+    b'{"elements": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+])
+def test_an_answer_the_database_could_not_keep_is_a_bad_payload_not_a_crash(client, mock, body):
+    mock.get(f"{API}/rest/events", body=body, content_type="application/json")
+    with pytest.raises(BadPayload):
+        client.events(ORG)

@@ -211,6 +211,37 @@ def test_created_and_deleted_of_one_lead_are_two_notifications():
     assert LeadNotification.objects.count() == 2
 
 
+def _nested(depth):
+    return b'{"type": "LEAD_ACTION", "x": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+HOSTILE_BODIES = {
+    "nested far too deep": _nested(20_000),
+    "nested deeper than any notification": _nested(200),
+    "NaN": body_of(payload())[:-1] + b', "score": NaN}',
+    "Infinity": body_of(payload())[:-1] + b', "score": -Infinity}',
+    "a lone surrogate": body_of(payload())[:-1] + b', "name": "\\ud800"}',
+    "a NUL character": body_of(payload())[:-1] + b', "name": "a\\u0000b"}',
+    "a surrogate in a key": body_of(payload())[:-1] + b', "\\udfff": 1}',
+    "not UTF-8": body_of(payload())[:-1] + b', "name": "\xff\xfe"}',
+}
+
+
+@pytest.mark.parametrize("what", sorted(HOSTILE_BODIES))
+def test_a_signed_body_the_database_could_not_keep_is_refused_with_a_4xx_and_stores_nothing(client, queued, what):
+    body = HOSTILE_BODIES[what]
+    response = post(client, body, hex_hmac(body))
+    assert response.status_code == 400, (what, response.content[:200])
+    assert "error" in response.json() and not LeadNotification.objects.exists() and not queued
+
+
+def test_a_body_over_the_size_limit_is_refused_before_it_is_read(client, queued, settings):
+    settings.LEADSYNC_WEBHOOK_MAX_BYTES = 1000
+    body = body_of(payload(padding="x" * 2000))
+    response = post(client, body, hex_hmac(body))
+    assert response.status_code == 413 and not LeadNotification.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_broker_that_cannot_take_the_task_makes_linkedin_deliver_again(client, monkeypatch, caplog):
     class DeadBroker:

@@ -1,0 +1,61 @@
+"""JSON from outside (an API's answer, a webhook's body) read so that whatever is accepted can be
+kept: Python's json module accepts NaN and Infinity, which are not JSON and which the database's
+JSON columns refuse; it turns `\\ud800` into a lone surrogate and `\\u0000` into NUL, which cannot be
+written as UTF-8 or into PostgreSQL's jsonb; and it follows any nesting, until a RecursionError.
+Each of these is refused here as BadPayload, naming what was being read, before anything is stored."""
+
+import json
+import math
+
+from connectors.exceptions import BadPayload
+
+# LinkedIn's and the CRM's deepest documented payloads nest well under ten levels.
+MAX_DEPTH = 64
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads(raw, *, what: str, status=None):
+    """The JSON value of `raw` (bytes or text), or BadPayload naming `what`."""
+    try:
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise BadPayload(f"{what}: the JSON is nested too deeply", status=status) from None
+    except UnicodeDecodeError:
+        raise BadPayload(f"{what}: not UTF-8 text", status=status) from None
+    except ValueError as exc:
+        reason = str(exc) if "JSON number" in str(exc) else "not JSON"
+        raise BadPayload(f"{what}: {reason}", status=status) from None
+    check_storable(value, what=what, status=status)
+    return value
+
+
+def _check_text(text, what, status):
+    if "\x00" in text:
+        raise BadPayload(f"{what}: the JSON holds a NUL character", status=status)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadPayload(f"{what}: the JSON holds text that is not valid Unicode (a lone surrogate)",
+                         status=status) from None
+
+
+def check_storable(value, *, what: str, status=None, max_depth: int = MAX_DEPTH) -> None:
+    """BadPayload unless `value` (parsed JSON) can be stored in a JSON column as it is."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise BadPayload(f"{what}: the JSON is nested deeper than {max_depth} levels", status=status)
+        if isinstance(item, str):
+            _check_text(item, what, status)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(key, what, status)
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise BadPayload(f"{what}: the JSON holds a number that is not finite", status=status)
