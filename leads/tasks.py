@@ -45,6 +45,13 @@ def retry_failed(integration_id, lead_ids=None):
     return {"integration": integration_id, "run": run.pk, "state": run.state, "error": run.error}
 
 
+@shared_task(name="leads.sweep_notifications", acks_late=True)
+def sweep_notifications():
+    """Every minute (beat): the stored lead notifications still waiting, processed (see
+    webhooks.notifications_sweep), so a notification never depends on the broker having been up."""
+    return webhooks.notifications_sweep()
+
+
 @shared_task(name="leads.process_lead_notification", bind=True, acks_late=True, max_retries=8)
 def process_lead_notification(self, notification_id):
     """Act on one stored LinkedIn lead notification (webhooks.notification_process). Safe to run

@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 def linkedin_webhook(request):
     """GET answers LinkedIn's `challengeCode` validation; POST takes a signed notification.
 
-    A body over LEADSYNC_WEBHOOK_MAX_BYTES is refused (413) before it is read or hashed. A POST
+    A stored notification is answered 200 even when the broker cannot take its task: the sweeper
+    (leads.tasks.sweep_notifications) processes what is still waiting, so LinkedIn's delivery never
+    depends on the broker being up. A body over LEADSYNC_WEBHOOK_MAX_BYTES is refused (413) before it is read or hashed. A POST
     whose signature does not check out is discarded (401) before its body is even parsed,
     and the body is never logged. A known notification is answered "duplicate" and not queued
     again, unless it is still waiting (its first queueing may have failed, which LinkedIn saw as
@@ -63,7 +65,8 @@ def linkedin_webhook(request):
         try:
             transaction.on_commit(lambda: process_lead_notification.delay(pk))
         except Exception as exc:  # noqa: BLE001 - the broker's many failure types
-            # Stored but not queued: a 5xx makes LinkedIn deliver again, and that queues it.
-            logger.error("LinkedIn webhook: lead notification %s could not be queued (%s)", pk, type(exc).__name__)
-            return JsonResponse({"error": "Could not queue the notification; deliver it again."}, status=503)
+            # Stored is enough: the sweeper (every minute, and before every sync) processes it.
+            logger.error("LinkedIn webhook: lead notification %s is stored but could not be queued (%s); the "
+                         "sweeper processes it", pk, type(exc).__name__)
+            return JsonResponse({"status": "accepted" if created else "duplicate", "queued": False})
     return JsonResponse({"status": "accepted" if created else "duplicate"})

@@ -15,6 +15,8 @@ work happens in `notification_process`, run by a Celery task. What it relies on:
 import hashlib
 import hmac
 import logging
+from datetime import timedelta
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -139,6 +141,35 @@ def notification_receive(raw_body: bytes) -> tuple[LeadNotification, bool]:
 
 
 # --- acting on a notification -------------------------------------------------------------------------
+
+# A notification younger than this is left to the task queued when it arrived.
+SWEEP_AFTER = timedelta(minutes=1)
+SWEEP_BATCH = 500
+
+
+def notifications_sweep(*, older_than: timedelta = SWEEP_AFTER, limit: int = SWEEP_BATCH) -> dict:
+    """Process the stored notifications still waiting (CREATED and DELETED alike), oldest first:
+    those whose task was never queued (the broker was down), was lost, or was deferred behind a
+    running sync. Safe to run at any time and in parallel with the queued tasks (processing is
+    idempotent). Returns how many ended in each state."""
+    cutoff = timezone.now() - older_than
+    waiting = list(LeadNotification.objects.filter(state=LeadNotification.State.RECEIVED, received_at__lte=cutoff)
+                   .order_by("received_at", "pk")[:limit])
+    counts = {}
+    for notification in waiting:
+        try:
+            notification_process(notification=notification, final_attempt=False)
+            outcome = notification.state
+        except NotificationDeferred:
+            outcome = "deferred"
+        except Exception:  # noqa: BLE001 - one bad notification never stops the sweep
+            logger.exception("lead notification %s could not be processed by the sweeper", notification.pk)
+            outcome = LeadNotification.State.FAILED
+        counts[outcome] = counts.get(outcome, 0) + 1
+    if waiting:
+        logger.info("swept %d waiting lead notification(s): %s", len(waiting), counts)
+    return counts
+
 
 def notification_process(*, notification: LeadNotification, final_attempt: bool = True) -> LeadNotification:
     """Act on a stored notification and record the outcome on it (state, error, processed_at).

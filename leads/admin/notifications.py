@@ -25,6 +25,12 @@ class LeadNotificationAdmin(admin.ModelAdmin):
     readonly_fields = fields
     actions = ["process_again"]
 
+    def changelist_view(self, request, extra_context=None):
+        waiting = LeadNotification.objects.filter(state=LeadNotification.State.RECEIVED)
+        oldest = waiting.order_by("received_at").values_list("received_at", flat=True).first()
+        return super().changelist_view(request, {**(extra_context or {}), "waiting": waiting.count(),
+                                                 "oldest_waiting": oldest})
+
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):

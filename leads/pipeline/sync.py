@@ -19,6 +19,7 @@ from leads.pipeline.pull import PullMember, leads_pull
 from leads.pipeline.push import leads_push
 from leads.pipeline.runs import run_fail, sync_run
 from leads.pipeline.windows import sync_window
+from leads.webhooks import notifications_sweep
 from mappings.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=No
     runs. Failures of a run (LinkedIn needs re-authorisation, an API that stays down) end it as
     failed with the reason."""
     windows = {i.pk: sync_window(integration=i, days=days, since=since) for i in integrations}
+    # Lead notifications still waiting (their task never ran) first: a DELETED one must not wait
+    # behind a sync that may take the lead's data out again.
+    notifications_sweep()
     by_owner = {}
     for integration in integrations:
         by_owner.setdefault(integration.form.owner_id, []).append(integration)

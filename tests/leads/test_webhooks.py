@@ -243,7 +243,7 @@ def test_a_body_over_the_size_limit_is_refused_before_it_is_read(client, queued,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_broker_that_cannot_take_the_task_makes_linkedin_deliver_again(client, monkeypatch, caplog):
+def test_a_broker_that_cannot_take_the_task_still_gets_linkedin_a_2xx_once_stored(client, monkeypatch, caplog):
     class DeadBroker:
         @staticmethod
         def delay(notification_id):
@@ -252,8 +252,8 @@ def test_a_broker_that_cannot_take_the_task_makes_linkedin_deliver_again(client,
     monkeypatch.setattr("leads.views.process_lead_notification", DeadBroker)
     body = body_of(payload())
     response = post(client, body, hex_hmac(body))
-    assert response.status_code == 503
-    assert LeadNotification.objects.get().state == "received"
+    assert response.status_code == 200 and response.json() == {"status": "accepted", "queued": False}
+    assert LeadNotification.objects.get().state == "received", "stored: the sweeper processes it"
     assert "hunter2" not in caplog.text
 
 
@@ -538,3 +538,47 @@ def test_admin_lists_notifications_and_processes_failed_ones_again(admin_client,
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(changelist, {"action": "process_again", "_selected_action": [failed.pk, done.pk]})
     assert again == [failed.pk]
+
+
+# --- the sweeper: notifications never depend on the broker -------------------------------------------
+
+def _age(notification, minutes):
+    LeadNotification.objects.filter(pk=notification.pk).update(received_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_the_sweeper_processes_waiting_notifications_created_and_deleted_alike(integration, linkedin, pushed, crm):
+    created = receive()
+    gone = factories.lead(integration, linkedin_id="gone-1", state="synced", crm_id="77")
+    deleted = receive(lead_id="gone-1", action="DELETED")
+    fresh = receive(lead_id="fresh-9")
+    for notification in (created, deleted):
+        _age(notification, 5)
+
+    counts = webhooks.notifications_sweep()
+
+    assert counts == {"processed": 2}
+    assert LeadNotification.objects.get(pk=created.pk).state == "processed"
+    assert Lead.objects.get(linkedin_id="abc-123-5").state == "synced"
+    assert LeadNotification.objects.get(pk=deleted.pk).state == "processed"
+    assert Lead.objects.get(pk=gone.pk).state == "deleted"
+    assert LeadNotification.objects.get(pk=fresh.pk).state == "received", "a fresh one is left to its queued task"
+    assert webhooks.notifications_sweep() == {}, "nothing is processed twice"
+
+
+def test_a_deletion_behind_a_running_sync_waits_for_the_next_sweep(integration, crm):
+    lead = factories.lead(integration, linkedin_id="busy-1", state="synced", crm_id="5")
+    notification = receive(lead_id="busy-1", action="DELETED")
+    _age(notification, 5)
+    token = integration_lock_acquire(integration=integration)
+    try:
+        assert webhooks.notifications_sweep() == {"deferred": 1}
+    finally:
+        integration_lock_release(integration=integration, token=token)
+    assert Lead.objects.get(pk=lead.pk).state == "deleted", "the personal data is gone at once"
+    assert webhooks.notifications_sweep() == {"processed": 1}
+
+
+def test_the_notifications_list_says_how_many_are_waiting(admin_client):
+    receive()
+    page = admin_client.get(reverse("admin:leads_leadnotification_changelist")).content.decode()
+    assert 'id="notifications-waiting"' in page and "1 notification waiting to be processed" in page
