@@ -271,10 +271,10 @@ def _push(lead, *, pulled: int, new: int) -> tuple[str, str]:
     """Push one pending lead under the integration's lock, recorded as a webhook sync run."""
     integration = lead.integration
     try:
-        with (integration_locked(integration=integration),
+        with (integration_locked(integration=integration) as lock,
               sync_run(integration=integration, trigger=SyncRun.Trigger.WEBHOOK, pulled=pulled, new=new) as run):
             leads_push(integration=integration, leads_qs=Lead.objects.filter(pk=lead.pk, state=Lead.State.PENDING),
-                       run=run)
+                       run=run, lock=lock)
     except SyncBusy:
         return LeadNotification.State.PROCESSED, (
             f"Stored; a sync of {integration} was running, and it or the next scheduled sync pushes the lead."

@@ -174,6 +174,12 @@ CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# A task is acknowledged once it finished, and a worker killed under it gives it back, so it is
+# done again (harmlessly: syncs are idempotent). Redis redelivers an unacknowledged task after
+# the visibility timeout, which must outlast the longest task.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 15 * 60}
 
 # --- LinkedIn ------------------------------------------------------------------------------------
 LINKEDIN_CLIENT_ID = env.str("LINKEDIN_CLIENT_ID", default="")
@@ -195,6 +201,9 @@ LEADSYNC_PULL_OVERLAP_MINUTES = env.int("LEADSYNC_PULL_OVERLAP_MINUTES", default
 # A first pull (no watermark yet) reaches this far back.
 LEADSYNC_INITIAL_DAYS = env.int("LEADSYNC_INITIAL_DAYS", default=90)
 LEADSYNC_CRM_BATCH_SIZE = env.int("LEADSYNC_CRM_BATCH_SIZE", default=500)
+# A sync's lease on its integration, renewed at every page and CRM call: how long a killed worker
+# can hold the integration back.
+LEADSYNC_LOCK_TTL_SECONDS = env.int("LEADSYNC_LOCK_TTL_SECONDS", default=120)
 # Retries of timeouts, 5xx and rate limits: attempts per call and the exponential backoff (seconds).
 LEADSYNC_RETRY_ATTEMPTS = env.int("LEADSYNC_RETRY_ATTEMPTS", default=5)
 LEADSYNC_RETRY_BASE_DELAY = env.float("LEADSYNC_RETRY_BASE_DELAY", default=1.0)

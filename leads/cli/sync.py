@@ -2,6 +2,7 @@
 
 from leads.cli.base import failed, parse_since, subcommand, usage
 from leads.models import Lead, SyncRun
+from leads.pipeline.locks import SyncBusy
 from leads.pipeline.sync import integrations_sync, leads_retry_failed
 from mappings.models import Integration
 
@@ -36,23 +37,31 @@ def _integrations(form_ids):
 def sync(command, options):
     since = parse_since(options.get("since"))
     trigger = SyncRun.Trigger.BACKFILL if (options.get("days") or since) else SyncRun.Trigger.MANUAL
+    integrations = _integrations(options["form_ids"])
     try:
-        runs = integrations_sync(integrations=_integrations(options["form_ids"]), trigger=trigger,
-                                               days=options.get("days"), since=since, progress=command.progress)
+        runs = integrations_sync(integrations=integrations, trigger=trigger, days=options.get("days"), since=since,
+                                 progress=command.progress, skip_busy=True)
     except ValueError as exc:  # a window the pipeline refuses: --days beyond 1…90, --since over a year back
         raise usage(str(exc))
-    return _report_runs(command, runs)
+    synced = {run.integration_id for run in runs}
+    busy = [i for i in integrations if i.pk not in synced]
+    return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]))
 
 
 def retry_failed(command, options):
-    runs = [leads_retry_failed(integration=i, progress=command.progress)
-            for i in _integrations(options["form_ids"])]
-    return _report_runs(command, runs)
+    runs, busy = [], []
+    for integration in _integrations(options["form_ids"]):
+        try:
+            runs.append(leads_retry_failed(integration=integration, progress=command.progress))
+        except SyncBusy:
+            busy.append(integration)
+    return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]))
 
 
-def _report_runs(command, runs):
-    """Each run's counts and failed leads; exit 1 unless every run succeeded (failed leads alone
-    do not fail a run)."""
+def _report_runs(command, runs, *, busy=(), named=False):
+    """Each run's counts and failed leads, and the integrations another sync held (left to it);
+    exit 1 unless every run succeeded (failed leads alone do not fail a run), or when a form named
+    on the command line was held by another sync."""
     rows = [{
         "form_id": r.integration.form.linkedin_id, "integration": r.integration_id, "run": r.pk, "trigger": r.trigger,
         "state": r.state, "window_start": r.window_start, "window_end": r.window_end, "pulled": r.pulled,
@@ -64,8 +73,12 @@ def _report_runs(command, runs):
     lines = [f"form {r['form_id']}: {r['state']}; pulled {r['pulled']} ({r['new']} new), created {r['created']}, "
              f"updated {r['updated']}, failed {r['failed']}, skipped {r['skipped']}" + (f"; error: {r['error']}" if r["error"] else "")
              for r in rows]
+    held = [{"form_id": i.form.linkedin_id, "integration": i.pk} for i in busy]
+    lines += [f"form {h['form_id']}: skipped, another sync of it is running (it does this one's work)" for h in held]
     ok = all(r.state == SyncRun.State.SUCCEEDED for r in runs)
     if not ok:
-        raise failed("; ".join(l for l in lines if "error:" in l), {"runs": rows})
-    command.emit({"ok": True, "runs": rows}, text="\n".join(lines))
+        raise failed("; ".join(l for l in lines if "error:" in l), {"runs": rows, "busy": held})
+    if held and named:
+        raise failed("; ".join(lines[-len(held):]), {"runs": rows, "busy": held})
+    command.emit({"ok": True, "runs": rows, "busy": held}, text="\n".join(lines))
     return True

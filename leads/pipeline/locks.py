@@ -1,9 +1,11 @@
 """One sync of an integration at a time: a lock on the integration's row.
 
 The lock is a compare-and-set in one UPDATE (`locked_until`, `lock_token`), so it works the same
-on SQLite and PostgreSQL and across processes and machines. It is a lease: a holder renews it as
-its work goes on (every page of a pull, before every push), and a lease that ran out (a killed
-worker) is taken over by the next sync.
+on SQLite and PostgreSQL and across processes and machines. It is a short lease
+(LEADSYNC_LOCK_TTL_SECONDS, two minutes): a holder renews it as its work goes on (every page of a
+pull, before every call of a push), so a killed worker holds its integration back for at most that
+long, and the next sync takes it over. A holder that finds its lease taken over stops (LockLost):
+a run never outlives its lock.
 """
 
 import uuid
@@ -11,17 +13,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from connectors.exceptions import LeadSyncError
 from mappings.models import Integration
 
-LOCK_TTL = timedelta(minutes=10)
+def lock_ttl() -> timedelta:
+    return timedelta(seconds=settings.LEADSYNC_LOCK_TTL_SECONDS)
 
 
 class SyncBusy(LeadSyncError):
     """Another sync of this integration holds its lock."""
+
+
+class LockLost(LeadSyncError):
+    """The lease ran out and another sync took the integration over: this one must stop."""
 
 
 def integration_lock_acquire(*, integration: Integration) -> str:
@@ -31,15 +39,16 @@ def integration_lock_acquire(*, integration: Integration) -> str:
     now = timezone.now()
     taken = Integration.objects.filter(
         Q(locked_until__isnull=True) | Q(locked_until__lt=now), pk=integration.pk
-    ).update(locked_until=now + LOCK_TTL, lock_token=token)
+    ).update(locked_until=now + lock_ttl(), lock_token=token)
     if not taken:
         raise SyncBusy(f"Another sync of {integration} is running.")
     return token
 
 
-def integration_lock_renew(*, integration: Integration, token: str) -> None:
-    """Extend the lease of the holder of `token` (a no-op for a lock it no longer holds)."""
-    Integration.objects.filter(pk=integration.pk, lock_token=token).update(locked_until=timezone.now() + LOCK_TTL)
+def integration_lock_renew(*, integration: Integration, token: str) -> bool:
+    """Extend the lease of the holder of `token`; False when it no longer holds the lock."""
+    return bool(Integration.objects.filter(pk=integration.pk, lock_token=token)
+                .update(locked_until=timezone.now() + lock_ttl()))
 
 
 def integration_lock_release(*, integration: Integration, token: str) -> None:
@@ -54,7 +63,10 @@ class IntegrationLock:
     token: str
 
     def renew(self) -> None:
-        integration_lock_renew(integration=self.integration, token=self.token)
+        """Extend the lease; LockLost when another sync has taken the integration over."""
+        if not integration_lock_renew(integration=self.integration, token=self.token):
+            raise LockLost(f"The sync of {self.integration} stopped: its lock ran out and another sync took it "
+                           "over (a step took longer than LEADSYNC_LOCK_TTL_SECONDS).")
 
 
 @contextmanager

@@ -126,8 +126,9 @@ def _crm_error(result) -> str:
 class Pusher:
     """Pushes batches of one integration's leads; keeps the mapping and catalogue loaded once."""
 
-    def __init__(self, integration: Integration, client: CrmClient | None = None):
+    def __init__(self, integration: Integration, client: CrmClient | None = None, lock=None):
         self.integration = integration
+        self.lock = lock  # renewed before every CRM call: the push never outlives its lock
         self.objects = {}  # lead pk -> the CRM object of the batch being pushed
         self.client = client or crm_client(integration.crm_connection)
         self.mappings = list(integration.mappings.all())
@@ -166,6 +167,8 @@ class Pusher:
                 for item, message in plan.fail:
                     item.done = True
                     self._fail(item.lead, message, counts)
+                if self.lock is not None and (plan.look_up or plan.create or plan.update):
+                    self.lock.renew()
                 if plan.look_up:
                     self._look_up(plan.look_up, known, asked)
                 elif plan.create:
@@ -210,7 +213,10 @@ class Pusher:
 
     def _create(self, items, known, counts):
         """createLeads. Never retried once it may have reached the CRM (see CrmClient.create_leads):
-        a lost answer is recorded on the leads and raised, and the next push looks them up."""
+        a lost answer is recorded on the leads and raised, and the next push looks them up. The
+        attempt is recorded before the call: a process that dies during it leaves leads the next
+        push knows it tried, and looks up before creating them again."""
+        Lead.objects.bulk_update([item.lead for item in items], ["attempts", "last_attempt_at"])
         try:
             results = self.client.create_leads([self.objects[item.lead.pk] for item in items])
         except (HostError, ServerError) as exc:
@@ -263,10 +269,13 @@ class Pusher:
         lead.synced_at = timezone.now()
 
 
-def leads_push(*, integration: Integration, leads_qs=None, run: SyncRun | None = None, progress=None) -> PushCounts:
+def leads_push(*, integration: Integration, leads_qs=None, run: SyncRun | None = None, progress=None,
+               lock=None) -> PushCounts:
     """Push the integration's pending leads (or `leads_qs`) in batches of at most 500 (250 with
-    many custom fields), oldest first. Each batch is recorded before the next is sent."""
-    pusher = Pusher(integration)
+    many custom fields), oldest first. Each batch is recorded before the next is sent. With the
+    integration's `lock` (an IntegrationLock), its lease is renewed before every CRM call and the
+    push stops (LockLost) once another sync took the integration over."""
+    pusher = Pusher(integration, lock=lock)
     qs = leads_qs if leads_qs is not None else integration.leads.filter(state=Lead.State.PENDING)
     qs = qs.order_by("pk")
     total = qs.count()

@@ -16,15 +16,26 @@ def run_fail(run: SyncRun, error: str) -> None:
         run.state, run.error = SyncRun.State.FAILED, error
 
 
+def _close_interrupted(integration: Integration) -> int:
+    """Runs of the integration left "running" by a process that died: the caller holds the
+    integration's lock, so no live run of it can be going on. They end failed, saying so."""
+    return SyncRun.objects.filter(integration=integration, state=SyncRun.State.RUNNING).update(
+        state=SyncRun.State.FAILED, finished_at=timezone.now(),
+        error="interrupted: the process running it stopped before it finished (its leads are picked up by this "
+              "or the next sync)")
+
+
 @contextmanager
 def sync_run(*, integration: Integration, trigger: str, window=(None, None), **counts):
-    """A running SyncRun for the block, saved finished when the block ends.
+    """A running SyncRun for the block, saved finished when the block ends. Call it holding the
+    integration's lock: runs a dead process left running are closed first, as interrupted.
 
     The block may end it failed itself (`run_fail`); else it succeeded. A `LeadSyncError` (LinkedIn
     or the CRM failing after their retries, a connection that needs re-authorisation) ends it
     failed with its message and goes no further: the caller reads the run. Anything else ends it
     failed as an internal error and is raised."""
     start, end = window
+    _close_interrupted(integration)
     run = SyncRun.objects.create(integration=integration, trigger=trigger, state=SyncRun.State.RUNNING,
                                  started_at=timezone.now(), window_start=start, window_end=end, **counts)
     try:

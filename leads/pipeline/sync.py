@@ -33,16 +33,17 @@ def integration_sync(*, integration: Integration, trigger=SyncRun.Trigger.SCHEDU
 
 
 def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=None, since=None, progress=None,
-                      siblings=True) -> list[SyncRun]:
+                      siblings=True, skip_busy=False) -> list[SyncRun]:
     """Sync integrations with one LinkedIn finder query per owner and lead type: the integrations
     of one organization or ad account share each page, every lead going to the integration of its
     form. With `siblings`, the owner's other active integrations that no sync holds join on their
     own regular window, so their next tick finds the work done.
 
     Returns the requested integrations' runs, in order. Raises ValueError for a window that makes
-    no sense and SyncBusy when another sync holds a requested integration, both before anything
-    runs. Failures of a run (LinkedIn needs re-authorisation, an API that stays down) end it as
-    failed with the reason."""
+    no sense and, before anything runs, SyncBusy when another sync holds a requested integration;
+    with `skip_busy` such an integration is left to the sync that holds it instead (it has no run in
+    the result) and the others go on. Failures of a run (LinkedIn needs re-authorisation, an API
+    that stays down, a lock taken over) end it as failed with the reason."""
     windows = {i.pk: sync_window(integration=i, days=days, since=since) for i in integrations}
     # Lead notifications still waiting (their task never ran) first: a DELETED one must not wait
     # behind a sync that may take the lead's data out again.
@@ -57,9 +58,18 @@ def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=No
         owner_stacks = []
         for group in by_owner.values():
             stack = held.enter_context(ExitStack())
+            taken = []
             for integration in group:
-                locks[integration.pk] = stack.enter_context(integration_locked(integration=integration))
-            owner_stacks.append((stack, group))
+                try:
+                    locks[integration.pk] = stack.enter_context(integration_locked(integration=integration))
+                except SyncBusy:
+                    if not skip_busy:
+                        raise
+                    logger.info("%s: another sync holds it; it is left to that sync", integration)
+                    continue
+                taken.append(integration)
+            if taken:
+                owner_stacks.append((stack, taken))
         for stack, group in owner_stacks:
             with stack:
                 owner = group[0].form.owner
@@ -67,7 +77,7 @@ def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=No
                     group = group + _siblings_locked(owner, group, stack, locks, windows)
                 runs.update(_owner_sync(owner=owner, integrations=group, windows=windows, locks=locks,
                                         trigger=trigger, progress=progress))
-    return [runs[i.pk] for i in integrations]
+    return [runs[i.pk] for i in integrations if i.pk in runs]
 
 
 def _siblings_locked(owner, group, stack, locks, windows) -> list[Integration]:
@@ -110,9 +120,9 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
             for member in members:
                 if member.run.state != SyncRun.State.RUNNING:
                     continue
-                member.lock.renew()
                 try:
-                    leads_push(integration=member.integration, run=member.run, progress=progress)
+                    member.lock.renew()
+                    leads_push(integration=member.integration, run=member.run, progress=progress, lock=member.lock)
                 except LeadSyncError as exc:  # this integration's CRM: the others go on
                     run_fail(member.run, str(exc))
     except Exception:
@@ -132,12 +142,13 @@ def leads_retry_failed(*, integration: Integration, lead_ids=None, progress=None
     """Push the integration's failed leads (or only those of `lead_ids`) again, after a fix of the
     mapping or the data, as a retry run. Leads that are not failed are left alone. Raises SyncBusy
     when a sync holds the integration."""
-    with (integration_locked(integration=integration),
+    with (integration_locked(integration=integration) as lock,
           sync_run(integration=integration, trigger=SyncRun.Trigger.RETRY) as run):
         failed = integration.leads.filter(state=Lead.State.FAILED)
         if lead_ids is not None:
             failed = failed.filter(pk__in=lead_ids)
         ids = list(failed.values_list("pk", flat=True))
         failed.update(state=Lead.State.PENDING)
-        leads_push(integration=integration, leads_qs=Lead.objects.filter(pk__in=ids), run=run, progress=progress)
+        leads_push(integration=integration, leads_qs=Lead.objects.filter(pk__in=ids), run=run, progress=progress,
+                   lock=lock)
     return run

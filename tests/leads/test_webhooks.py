@@ -319,7 +319,7 @@ def pushed(monkeypatch):
     """Records what would be pushed and marks it synced, as a CRM that accepts everything would."""
     calls = []
 
-    def fake_push(*, integration, leads_qs, run=None):
+    def fake_push(*, integration, leads_qs, run=None, lock=None):
         leads = list(leads_qs)
         calls.append((integration.pk, [lead.linkedin_id for lead in leads], run))
         for n, lead in enumerate(leads):
