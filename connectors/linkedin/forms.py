@@ -78,7 +78,8 @@ def hidden_fields(items, where):
     """[{"name", "value"}] from a hiddenFields array; shared with legacy `form~` projections."""
     if items is None:
         return []
-    if not isinstance(items, list) or not all(isinstance(h, dict) and h.get("name") for h in items):
+    if not isinstance(items, list) or not all(isinstance(h, dict) and isinstance(h.get("name"), str) and h["name"]
+                                              for h in items):
         raise BadPayload(f"{where}: hiddenFields is not a list of named fields")
     return [{"name": h["name"], "value": h.get("value")} for h in items]
 

@@ -13,6 +13,7 @@ import math
 from connectors.exceptions import BadPayload
 from connectors.linkedin.forms import hidden_fields
 from connectors.linkedin.restli import union_member
+from connectors.linkedin.times import from_epoch_ms
 from connectors.linkedin.urns import consent_id, owner_urn, parse_urn, parse_versioned_form_urn
 _ANSWER_KINDS = ("textQuestionAnswer", "multipleChoiceAnswer")
 
@@ -27,6 +28,16 @@ def normalize_response(element, form_versions):
     names. A callable rather than a mapping so a DB-backed cache loads only what a lead needs.
     """
     lead_id, submitted_at, response = _required(element)
+    try:
+        return _normalize(element, form_versions, lead_id, submitted_at, response)
+    except BadPayload:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+        # A shape no check above foresaw: this lead is malformed, the others are not.
+        raise BadPayload(f"lead {lead_id}: unreadable ({type(exc).__name__})") from None
+
+
+def _normalize(element, form_versions, lead_id, submitted_at, response):
     lead = _Lead()
     form_id, version = lead.attempt("form", _form_ref, element, default=(None, None))
     lead.load_form(form_versions, form_id, version)
@@ -52,12 +63,17 @@ def normalize_response(element, form_versions):
     }
 
 
+MAX_ID_LENGTH = 200  # LinkedIn's response ids are a UUID and a suffix; longer is not one
+
+
 def _required(element):
     if not isinstance(element, dict):
         raise BadPayload("lead is not an object")
     lead_id = element.get("id")
     if isinstance(lead_id, bool) or not isinstance(lead_id, (str, int)) or lead_id == "":
         raise BadPayload("lead has no id")
+    if len(str(lead_id)) > MAX_ID_LENGTH:
+        raise BadPayload(f"lead id is longer than {MAX_ID_LENGTH} characters")
     submitted_at = element.get("submittedAt")
     if (
         isinstance(submitted_at, bool)
@@ -65,6 +81,8 @@ def _required(element):
         or not math.isfinite(submitted_at)
     ):
         raise BadPayload(f"lead {lead_id}: submittedAt is missing or not a number")
+    if from_epoch_ms(submitted_at) is None:
+        raise BadPayload(f"lead {lead_id}: submittedAt is not a moment a calendar holds")
     response = element.get("formResponse")
     if not isinstance(response, dict):
         raise BadPayload(f"lead {lead_id}: formResponse is missing or not an object")

@@ -69,6 +69,17 @@ def _email_of(normalized: dict) -> str:
     return found[:254]
 
 
+def _fit(value, field: str) -> str:
+    """A text LinkedIn sent for a column, or "" when it is not text or longer than the column
+    holds (what is kept of the lead in `raw` and `answers` is whole)."""
+    limit = Lead._meta.get_field(field).max_length
+    return value if isinstance(value, str) and len(value) <= limit else ""
+
+
+def _version(value):
+    return value if isinstance(value, int) and 0 < value < 2**31 else None
+
+
 def _lead_row(integration: Integration, element: dict, normalized: dict) -> Lead:
     entity = normalized.get("associated_entity") or {}
     state = Lead.State.PENDING
@@ -77,13 +88,13 @@ def _lead_row(integration: Integration, element: dict, normalized: dict) -> Lead
     return Lead(
         integration=integration,
         linkedin_id=normalized["id"],
-        form_version=normalized.get("form_version"),
-        lead_type=normalized.get("lead_type") or "",
+        form_version=_version(normalized.get("form_version")),
+        lead_type=_fit(normalized.get("lead_type"), "lead_type"),
         submitted_at=from_epoch_ms(normalized["submitted_at"]),
         test_lead=bool(normalized.get("test_lead")),
-        submitter_urn=normalized.get("submitter_urn"),
-        associated_entity_urn=entity.get("urn") or "",
-        campaign_urn=normalized.get("campaign_urn") or "",
+        submitter_urn=_fit(normalized.get("submitter_urn"), "submitter_urn") or None,
+        associated_entity_urn=_fit(entity.get("urn"), "associated_entity_urn"),
+        campaign_urn=_fit(normalized.get("campaign_urn"), "campaign_urn"),
         email=_email_of(normalized),
         raw=element,
         answers=normalized,

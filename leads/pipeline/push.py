@@ -145,10 +145,15 @@ class Pusher:
         self.objects = {}
         items = []
         for lead in sorted(leads, key=lambda l: (l.submitted_at, l.pk)):
-            mapped = engine.apply_mapping(lead.answers, self.mappings, self.catalogue, form=self.form)
-            lead.field_outcomes = mapped.outcomes
             lead.attempts += 1
             lead.last_attempt_at = now
+            try:
+                mapped = engine.apply_mapping(lead.answers, self.mappings, self.catalogue, form=self.form)
+            except Exception as exc:  # noqa: BLE001 - one unreadable lead never stops the batch (LGF-110)
+                self._fail(lead, f"The lead could not be mapped ({type(exc).__name__}); fix its data or the mapping "
+                                 "and retry it.", counts)
+                continue
+            lead.field_outcomes = mapped.outcomes
             if mapped.lead_error:
                 self._fail(lead, mapped.lead_error, counts)
                 continue
