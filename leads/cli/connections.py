@@ -69,6 +69,10 @@ def crm_add(command, options):
 
 
 def linkedin_add(command, options):
+    for option in ("expires_in", "refresh_expires_in"):
+        if options.get(option) is not None and options[option] < 1:
+            raise usage(f"--{option.replace('_', '-')} is a lifetime in seconds from now: it must be at least 1, "
+                        f"not {options[option]}.")
     connection = linkedin_connection_save_tokens(
         name=options["name"], access_token=options["access_token"], refresh_token=options.get("refresh_token"),
         expires_in=options.get("expires_in"), refresh_expires_in=options.get("refresh_expires_in"),

@@ -76,3 +76,14 @@ def test_bad_usage_leaves_the_command_as_djangos_own_commanderror():
             run(*args)
         assert type(exc.value) is CommandError and exc.value.returncode == 2
         assert str(exc.value).startswith(message)
+
+
+@pytest.mark.parametrize("option, value", [("--expires-in", "-1"), ("--expires-in", "0"), ("--refresh-expires-in", "0")])
+def test_a_token_lifetime_that_makes_no_sense_is_bad_usage_and_stores_nothing(option, value):
+    from connectors.models import LinkedInConnection
+
+    with pytest.raises(CommandError) as exc:
+        call_command("leadsync", "linkedin", "add", "alex", "--access-token", "AQV-x", option, value,
+                     stdout=StringIO(), stderr=StringIO())
+    assert exc.value.returncode == 2 and "at least 1" in str(exc.value)
+    assert not LinkedInConnection.objects.exists()
