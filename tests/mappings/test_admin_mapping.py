@@ -273,7 +273,7 @@ def test_the_change_page_picks_from_the_catalogue_and_keeps_the_source_read_only
     response = reviewer.get(fieldmapping_url(setup.rows.job))
     assert response.status_code == 200
     form = response.context["adminform"].form
-    assert set(form.fields) == {"crm_field", "transform", "enabled"}
+    assert set(form.fields) == {"crm_field", "transform", "transform_option", "enabled"}
     assert ("Job_Function_1", "Job Function (Job_Function_1)") in dict(form.fields["crm_field"].choices[1:])[
         "Custom fields"]
     assert "Job function" in response.content.decode()
