@@ -47,7 +47,7 @@ class BackfillForm(forms.Form):
 class MappingImportForm(forms.Form):
     mapping_file = forms.FileField(
         label="Mapping file",
-        help_text="A JSON document from “Export mapping” or `leadsync mapping export` (of this integration, or of "
+        help_text="A JSON document from “Export mapping” or “leadsync mapping export” (of this integration, or of "
                   "another whose form has the same sources).",
     )
 
@@ -211,7 +211,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         rows = [form.instance for form in formsets[0].forms]
         return {"preview": mapping_preview(integration=integration, lead=lead, mappings=rows)}
 
-    @admin.display(description="Preview")
+    @admin.display(description="As saved")
     def preview(self, obj):
         """The newest stored lead through the mapping as saved, so an admin sees what the CRM would
         get before the next sync sends it."""
