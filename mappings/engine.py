@@ -234,7 +234,7 @@ def _read_option(transform: str, text: str, *, strict: bool) -> Any:
         if strict and text:
             raise ValueError(f"“{label}” takes no option: empty the option ({text!r})")
         return None
-    if text == "":
+    if text == "" or (not spec.required and not text.strip()):
         if spec.required:
             raise ValueError(f"“{label}” needs {spec.label}, e.g. {spec.example}")
         return None

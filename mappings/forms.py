@@ -308,11 +308,11 @@ class FieldMappingInlineFormSet(_CataloguesMixin, BaseInlineFormSet):
         forms_ = [form for form in self.forms if form.instance.pk]
         errors = mapping_conflicts([_row_state(form) for form in forms_])
         _attach(errors)
-        whole = whole_mapping_errors(errors)
-        if len(whole) < sum(len(messages) for messages in errors.values()):
-            whole.append("Some mapping rows conflict: see the messages on the rows.")
-        if whole:
-            raise forms.ValidationError(whole)
+        messages = whole_mapping_errors(errors)
+        if any(not isinstance(key, WholeMapping) for key in errors):
+            messages.append("Some mapping rows conflict: see the messages on the rows.")
+        if messages:
+            raise forms.ValidationError(messages)
 
 
 class FieldMappingChangelistFormSet(_CataloguesMixin, BaseModelFormSet):

@@ -57,10 +57,9 @@ def form_named(form_id):
 
 def integration_of(form):
     """The form's live integration, else its most recently torn-down one; none is bad usage."""
-    integration = (Integration.objects.filter(form=form).exclude(state=Integration.State.TORN_DOWN)
-                   .select_related("form__owner__connection", "crm_connection").first()
-                   or Integration.objects.filter(form=form).select_related("form__owner__connection", "crm_connection")
-                   .order_by("-torn_down_at", "-pk").first())
+    integrations = Integration.objects.filter(form=form).select_related("form__owner__connection", "crm_connection")
+    integration = (integrations.exclude(state=Integration.State.TORN_DOWN).first()
+                   or integrations.order_by("-torn_down_at", "-pk").first())
     if integration is None:
         raise usage(f"Form {form.linkedin_id} has no integration: enable it with `leadsync enable`.")
     return integration
@@ -100,7 +99,8 @@ def enable(command, options):
         {"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "crm": crm.name,
          "sync_every_minutes": integration.sync_every_minutes,
          "mappings": [{"source_kind": m.source_kind, "source_key": m.source_key, "source_label": m.source_label,
-                       "crm_field": m.crm_field, "transform": m.transform} for m in rows]},
+                       "crm_field": m.crm_field, "transform": m.transform, "transform_option": m.transform_option}
+                      for m in rows]},
         text="\n".join([f"Integration {integration.pk}: form {form.linkedin_id} ({form}) -> {crm.name}, "
                         f"every {integration.sync_every_minutes} minutes; {len(mapped)} of {len(rows)} sources mapped:"]
                        + [f"  {m.source_label or m.source_key} -> {m.crm_field}" for m in mapped]),

@@ -304,6 +304,19 @@ def test_a_mapping_without_email_address_is_refused_even_when_no_row_had_it(admi
     assert response.status_code == 302
 
 
+def test_the_reviewers_list_editor_refuses_a_mapping_left_without_email_address_naming_it(reviewer):
+    integration = factories.integration(crm=catalogue(factories.crm_connection()), name="No e-mail yet")
+    job = factories.field_mapping(integration, source_key="3", source_label="Job function", crm_field="")
+    list_url = reverse("admin:mappings_fieldmapping_changelist") + f"?integration__id__exact={integration.pk}"
+    data = {"form-TOTAL_FORMS": 1, "form-INITIAL_FORMS": 1, "form-MIN_NUM_FORMS": 0, "form-MAX_NUM_FORMS": 1000,
+            "_save": "Save", "form-0-id": job.pk, "form-0-crm_field": "firstName", "form-0-transform": "none",
+            "form-0-transform_option": "", "form-0-enabled": "on"}
+    response = reviewer.post(list_url, data)
+    assert response.status_code == 200
+    assert "No e-mail yet: emailAddress must be mapped from an enabled source" in response.content.decode()
+    assert FieldMapping.objects.get(pk=job.pk).crm_field == ""
+
+
 def test_the_reviewers_list_editor_takes_and_checks_the_option_too(reviewer, integration):
     job = row(integration, "Job function")
     list_url = reverse("admin:mappings_fieldmapping_changelist") + f"?integration__id__exact={integration.pk}"
