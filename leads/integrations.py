@@ -28,7 +28,7 @@ from leads.models import Lead, SyncRun
 from leads.pipeline.locks import integration_locked
 from leads.tasks import sweep_notifications, sync_integration
 from mappings.models import Integration
-from mappings.services import crm_fields_create_for_form, form_definition, integration_mappings_complete
+from mappings.services import crm_fields_create_for_form, form_definition, integration_mappings_complete, mapping_import
 
 logger = logging.getLogger(__name__)
 
@@ -248,16 +248,20 @@ def integration_teardown(*, integration: Integration, purge: bool = False) -> di
             "purged": purged if purge else None, "warnings": warnings}
 
 
-def integration_recreate(*, form: LeadForm) -> dict:
+def integration_recreate(*, form: LeadForm, mapping: dict | None = None) -> dict:
     """Bring back the form's torn-down integration with its saved mapping (completed with any
     source a newer form version added), its schedule and its subscriptions. It resumes from its
-    watermark; leads already stored are never pushed again."""
+    watermark; leads already stored are never pushed again. With `mapping` (a mapping document,
+    mappings.services.mapping_export) the saved mapping first becomes what the document says, in
+    the same transaction: a document mapping_import refuses (MappingError) leaves the integration
+    torn down and its mapping as it was."""
     _refuse_a_second_live_integration(form)
     integration = (Integration.objects.filter(form=form, state=Integration.State.TORN_DOWN)
                    .select_related("form__owner__connection", "crm_connection").order_by("-torn_down_at", "-pk").first())
     if integration is None:
         raise IntegrationError(f"Form {form.linkedin_id} has no torn-down integration to recreate: use `leadsync enable`.")
     with transaction.atomic():
+        imported = None if mapping is None else mapping_import(integration=integration, document=mapping)
         now = timezone.now()
         Integration.objects.filter(pk=integration.pk).update(
             state=Integration.State.ACTIVE, torn_down_at=None, recreated_at=now, updated_at=now)
@@ -266,5 +270,5 @@ def integration_recreate(*, form: LeadForm) -> dict:
         integration_schedule(integration=integration)
     warnings = _subscribe_or_warn(integration)
     return {"integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state,
-            "watermark": integration.watermark, "mappings_added": added,
+            "watermark": integration.watermark, "mappings_added": added, "mapping_imported": imported,
             "leads_kept": integration.leads.count(), "warnings": warnings}

@@ -16,13 +16,14 @@ from mappings.models import FieldMapping, Integration
 @admin.register(FieldMapping)
 class FieldMappingAdmin(admin.ModelAdmin):
     form = FieldMappingChangeForm
-    list_display = ("source", "source_kind", "integration", "crm_field", "transform", "enabled")
+    list_display = ("source", "source_kind", "integration", "crm_field", "transform", "transform_option", "enabled")
     list_display_links = ("source",)
-    list_editable = ("crm_field", "transform", "enabled")
+    list_editable = ("crm_field", "transform", "transform_option", "enabled")
     list_filter = ("integration", "source_kind", "enabled")
     search_fields = ("source_label", "source_key", "crm_field")
     list_select_related = ("integration",)
-    fields = ("integration", "source_kind", "source_key", "source_label", "crm_field", "transform", "enabled")
+    fields = ("integration", "source_kind", "source_key", "source_label", "crm_field", "transform", "transform_option",
+              "enabled")
     readonly_fields = ("integration", "source_kind", "source_key", "source_label")
 
     def get_queryset(self, request):

@@ -3,7 +3,9 @@
 Pure functions over a FormDefinition (connectors.linkedin.forms), a NormalizedLead
 (connectors.linkedin.responses), mapping rows and CrmFieldInfo dicts (connectors.crm_connections): no
 Django, no I/O, and the same input always gives the same output. Mapping rows may be dicts or model
-instances with the same attribute names. What the CRM accepts comes from connectors.crm.schema.
+instances with the same attribute names (a transform that takes an option reads the row's
+``transform_option``). What the CRM accepts comes from connectors.crm.schema; ``transform_problems``
+tells the editors, before any lead meets a row, what the row's transform cannot do.
 
 The rule it keeps is LGF-109: one bad field never blocks a lead. Every field problem becomes an outcome on
 that field and the field is left out of the CRM object; only a missing ``emailAddress``, the CRM's one
@@ -18,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import phonenumbers
 
 from connectors.crm import schema
 
@@ -51,13 +55,10 @@ def _textwise(fn: Callable[[str], str]) -> Callable[[Any], Any]:
     return apply
 
 
-def _joiner(separator: str) -> Callable[[Any], Any]:
-    def join(value: Any) -> Any:
-        if isinstance(value, (list, tuple)):
-            return separator.join(_render(item) for item in value)
-        return value
-
-    return join
+def _join(value: Any, separator: str) -> Any:
+    if isinstance(value, (list, tuple)):
+        return separator.join(_render(item) for item in value)
+    return value
 
 
 def _first_option(value: Any) -> Any:
@@ -96,28 +97,213 @@ def _digits(text: str) -> str:
     return ("+" if text.startswith("+") else "") + digits
 
 
-TRANSFORMS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "none": ("As is", lambda value: value),
-    "trim": ("Trim spaces", _textwise(str.strip)),
-    "lower": ("lower case", _textwise(str.lower)),
-    "upper": ("UPPER CASE", _textwise(str.upper)),
-    "title": ("Title Case", _textwise(_title)),
-    "join_comma": ("Options joined with commas (A, B)", _joiner(", ")),
-    "join_semicolon": ("Options joined with semicolons (A;B)", _joiner(";")),
-    "first_option": ("First chosen option only", _first_option),
-    "yes_no": ("Yes / No", lambda value: "Yes" if _as_bool(value) else "No"),
-    "one_zero": ("1 / 0", lambda value: "1" if _as_bool(value) else "0"),
-    "date_iso": (
-        "ISO 8601 date-time, UTC",
-        lambda value: _as_datetime(value).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    ),
-    "datetime_crm": (
-        "CRM date-time (Y-m-d H:i:s, UTC)",
-        lambda value: _as_datetime(value).strftime("%Y-%m-%d %H:%M:%S"),
-    ),
-    "digits": ("Digits only, keeping a leading + (phone numbers)", _textwise(_digits)),
+_PHONE_PARSE_ERRORS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "its country code is unknown",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "it is not a number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "it is too short",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "it is too short",
+    phonenumbers.NumberParseException.TOO_LONG: "it is too long",
+}
+
+
+def _e164(value: Any, region: str | None) -> str:
+    """A phone number as E.164 (+14155550123): one spelling whatever the member typed, which the CRM
+    and its dialler read alike. A number without + is read as a number of `region`; one that is
+    not a valid number there (or anywhere) is a field error, never a guess."""
+    text = _render(value).strip()
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        if region is None and not text.startswith("+"):
+            raise _FieldError(f"{text!r} has no country code (+…) and the mapping gives no default region") from None
+        reason = _PHONE_PARSE_ERRORS.get(exc.error_type, "it cannot be read")
+        raise _FieldError(f"{text!r} is not a phone number: {reason}") from None
+    if not phonenumbers.is_valid_number(number):
+        where = f" in {region}" if region and not text.startswith("+") else ""
+        raise _FieldError(f"{text!r} is not a valid phone number{where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _date(pattern: str | None = None) -> Callable[[Any, Any], str]:
+    """A LinkedIn time (epoch milliseconds) written in `pattern`, UTC; without one, in the row's option."""
+    return lambda value, option: _as_datetime(value).strftime(pattern or option)
+
+
+def _plain(fn: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    """A transform that takes no option."""
+    return lambda value, option: fn(value)
+
+
+CONSTANT = "constant"
+
+# name -> (label, function(value, option)): `option` is the row's transform_option as its
+# TRANSFORM_OPTIONS entry reads it (None for a transform that takes none, or an optional one left empty).
+TRANSFORMS: dict[str, tuple[str, Callable[[Any, Any], Any]]] = {
+    "none": ("As is", _plain(lambda value: value)),
+    CONSTANT: ("A constant you type (whatever the lead says)", lambda value, option: option),
+    "trim": ("Trim spaces", _plain(_textwise(str.strip))),
+    "lower": ("lower case", _plain(_textwise(str.lower))),
+    "upper": ("UPPER CASE", _plain(_textwise(str.upper))),
+    "title": ("Title Case", _plain(_textwise(_title))),
+    "join_comma": ("Options joined with commas (A, B)", _plain(lambda value: _join(value, ", "))),
+    "join_semicolon": ("Options joined with semicolons (A;B)", _plain(lambda value: _join(value, ";"))),
+    "join": ("Options joined with a separator you type", _join),
+    "first_option": ("First chosen option only", _plain(_first_option)),
+    "yes_no": ("Yes / No", _plain(lambda value: "Yes" if _as_bool(value) else "No")),
+    "one_zero": ("1 / 0", _plain(lambda value: "1" if _as_bool(value) else "0")),
+    "date_iso": ("ISO 8601 date-time, UTC (2026-01-31T14:05:00Z)", _date("%Y-%m-%dT%H:%M:%SZ")),
+    "datetime_crm": ("CRM date-time (Y-m-d H:i:s, UTC)", _date(schema.TIMESTAMP_FORMAT)),
+    "date_ymd": ("ISO date, UTC (2026-01-31)", _date("%Y-%m-%d")),
+    "date_us": ("US date, UTC (01/31/2026)", _date("%m/%d/%Y")),
+    "date_eu": ("European date, UTC (31/01/2026)", _date("%d/%m/%Y")),
+    "date_pattern": ("Date-time in a strftime pattern you type, UTC", _date()),
+    "phone_e164": ("Phone number, E.164 (+14155550123)", _e164),
+    "digits": ("Digits only, keeping a leading + (phone numbers)", _plain(_textwise(_digits))),
 }
 TRANSFORM_CHOICES = [(name, label) for name, (label, _) in TRANSFORMS.items()]
+
+
+# --- transform options ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransformOption:
+    """What a transform reads from its row's `transform_option`: what the editor calls it, an
+    example, and `read`, which turns the text as typed into what the transform takes or raises
+    ValueError with a sentence saying what is wrong. An optional one may be left empty."""
+
+    label: str
+    example: str
+    read: Callable[[str], Any]
+    required: bool = True
+
+
+def _read_constant(text: str) -> str:
+    if not text.strip():
+        raise ValueError("a constant of spaces only would send nothing: type the value to send")
+    return text
+
+
+def _read_separator(text: str) -> str:
+    return text  # any text, spaces included: only an empty one is refused (as missing)
+
+
+def _read_region(text: str) -> str:
+    region = text.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{text.strip()!r} is not a region phone numbers are known for: give a two-letter "
+                         f"country code such as US, GB or DE")
+    return region
+
+
+# The directives every platform's strftime knows (C89 and ISO 8601): anything else would be
+# printed as typed on one server and refused on another.
+_STRFTIME_DIRECTIVES = frozenset("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
+_DIRECTIVE = re.compile(r"%(.?)", re.DOTALL)
+
+
+def _read_pattern(text: str) -> str:
+    directives = _DIRECTIVE.findall(text)
+    for directive in directives:
+        if directive == "":
+            raise ValueError(f"the pattern {text!r} ends with a lone %: write %% for a percent sign")
+        if directive not in _STRFTIME_DIRECTIVES:
+            raise ValueError(f"%{directive} in {text!r} is not a strftime directive: use e.g. %Y (year), "
+                             f"%m (month), %d (day), %H:%M (time)")
+    if not any(directive != "%" for directive in directives):
+        raise ValueError(f"the pattern {text!r} has no directive such as %Y, %m or %d, so every lead would get "
+                         f"the same text: use the constant transform for that")
+    return text
+
+
+TRANSFORM_OPTIONS: dict[str, TransformOption] = {
+    CONSTANT: TransformOption("the value to send", "Webinar 2026", _read_constant),
+    "join": TransformOption("a separator", "“ | ”", _read_separator),
+    "phone_e164": TransformOption("a default region for numbers without +", "US", _read_region, required=False),
+    "date_pattern": TransformOption("a strftime pattern", "%d.%m.%Y %H:%M", _read_pattern),
+}
+
+
+def _read_option(transform: str, text: str, *, strict: bool) -> Any:
+    """The option `transform` takes, read from the row's text; ValueError with a sentence when it
+    is missing or malformed. `strict` (the editors) also refuses an option the transform does not
+    take; the engine ignores one, since nothing reads it."""
+    label = TRANSFORMS[transform][0]
+    spec = TRANSFORM_OPTIONS.get(transform)
+    if spec is None:
+        if strict and text:
+            raise ValueError(f"“{label}” takes no option: empty the option ({text!r})")
+        return None
+    if text == "" or (not spec.required and not text.strip()):
+        if spec.required:
+            raise ValueError(f"“{label}” needs {spec.label}, e.g. {spec.example}")
+        return None
+    return spec.read(text)
+
+
+# --- which CRM fields a transform fits --------------------------------------------------------------------
+
+TEXT_FIELD, NUMBER_FIELD, YES_NO_FIELD = "text", "number", "yes/no"
+_ANY_FIELD = frozenset({TEXT_FIELD, NUMBER_FIELD, YES_NO_FIELD})
+# What a transform's result can be sent to, by the kind of CRM field (a transform not named fits
+# any): joined options, words, dates and +numbers are not numbers, and only Yes/No is a yes/no.
+_FITS = {
+    "join_comma": {TEXT_FIELD}, "join_semicolon": {TEXT_FIELD}, "join": {TEXT_FIELD},
+    "yes_no": {TEXT_FIELD, YES_NO_FIELD},
+    "date_iso": {TEXT_FIELD}, "datetime_crm": {TEXT_FIELD}, "date_ymd": {TEXT_FIELD}, "date_us": {TEXT_FIELD},
+    "date_eu": {TEXT_FIELD}, "date_pattern": {TEXT_FIELD},
+    "phone_e164": {TEXT_FIELD},
+    "digits": {TEXT_FIELD, NUMBER_FIELD},
+}
+
+
+def field_kind(crm_field: str, info: CrmFieldInfo | None) -> str:
+    """"yes/no", "number" or "text": what a CRM field takes, from its catalogue entry (a standard
+    field's from the schema when the catalogue is not loaded)."""
+    data_type = _data_type(crm_field, info)
+    if data_type in schema.BOOLEAN_TYPES:
+        return YES_NO_FIELD
+    if data_type in schema.NUMBER_TYPES:
+        return NUMBER_FIELD
+    return TEXT_FIELD
+
+
+def transform_problems(row: Any, crm_fields: Mapping[str, CrmFieldInfo] | Iterable[CrmFieldInfo] | None = None
+                       ) -> dict[str, str]:
+    """Why a mapping row's transform cannot work, found before any lead meets it, as {column:
+    sentence}: "transform" for an unknown transform or one whose result the row's CRM field cannot
+    take, "transform_option" for an option that is missing, malformed or not taken, or a constant
+    the field would refuse. The fit is checked for an enabled, mapped row only. Sentences do not
+    name the row (the caller does); empty when the row is fine."""
+    catalogue = _catalogue(crm_fields)
+    transform = _get(row, "transform") or "none"
+    if transform not in TRANSFORMS:
+        return {"transform": f"{transform!r} is not a transform LeadSync knows."}
+    label = TRANSFORMS[transform][0]
+    try:
+        option = _read_option(transform, _get(row, "transform_option") or "", strict=True)
+    except ValueError as exc:
+        return {"transform_option": f"{exc}."}
+    crm_field = _get(row, "crm_field") or ""
+    if not crm_field or not _get(row, "enabled", True):
+        return {}
+    info = catalogue.get(crm_field)
+    if transform == CONSTANT:
+        if crm_field == schema.EMAIL_FIELD:
+            return {"transform": f"{crm_field} identifies the lead in the CRM: a constant would make every lead "
+                                 f"the same CRM lead."}
+        try:
+            status, message, _ = _check(crm_field, option, info)
+        except _FieldError as exc:
+            return {"transform_option": f"the constant cannot be sent: {exc}."}
+        if status != "ok":
+            return {"transform_option": f"the constant would be {message}: shorten it."}
+        return {}
+    kind = field_kind(crm_field, info)
+    if kind not in _FITS.get(transform, _ANY_FIELD):
+        return {"transform": f"“{label}” does not fit {crm_field}, a {kind} field: pick another transform or "
+                             f"another CRM field."}
+    return {}
 
 
 # --- sources ----------------------------------------------------------------------------------------------
@@ -387,6 +573,15 @@ def _match_option(value: str, options: Iterable[str]) -> str | None:
     return close[0] if len(close) == 1 else None
 
 
+def _catalogue(crm_fields: Mapping[str, CrmFieldInfo] | Iterable[CrmFieldInfo] | None) -> Mapping[str, CrmFieldInfo]:
+    """{system name: CrmFieldInfo}, from a mapping of them, a list of them or nothing."""
+    if crm_fields is None:
+        return {}
+    if isinstance(crm_fields, Mapping):
+        return crm_fields
+    return {f["system_name"]: f for f in crm_fields}
+
+
 def _data_type(crm_field: str, info: CrmFieldInfo | None) -> str:
     """The CRM field's type as getFields spells it, lower case; a standard field's from the schema."""
     return str((info or {}).get("data_type") or schema.STANDARD_TYPES.get(crm_field, "")).strip().lower()
@@ -454,11 +649,19 @@ def _map_row(
     transform = _get(row, "transform") or "none"
     if transform not in TRANSFORMS:
         raise _FieldError(f"unknown transform {transform!r}")
-    value = _source_value(lead, kind, key, form)
-    if value is None or value == "" or value == []:
-        return "empty", "no value", None
     try:
-        value = TRANSFORMS[transform][1](value)
+        option = _read_option(transform, _get(row, "transform_option") or "", strict=False)
+    except ValueError as exc:  # stored past the editors' checks (e.g. in the database by hand)
+        raise _FieldError(f"transform {transform!r}: {exc}") from None
+    value = None
+    if transform != CONSTANT:  # a constant is sent whatever the lead says, even nothing
+        value = _source_value(lead, kind, key, form)
+        if value is None or value == "" or value == []:
+            return "empty", "no value", None
+    try:
+        value = TRANSFORMS[transform][1](value, option)
+    except _FieldError:
+        raise
     except Exception as exc:  # an admin-picked transform on member data must not abort the lead
         raise _FieldError(f"transform {transform!r} failed: {exc}") from exc
     info = catalogue.get(crm_field)
@@ -483,13 +686,7 @@ def apply_mapping(
     target the same CRM field the first that has a value wins, so a later row can act as a fallback.
     ``form`` supplies the form name for the ``form_name`` metadata key (else ``lead["form_name"]``).
     """
-    if crm_fields is None:
-        catalogue: Mapping[str, CrmFieldInfo] = {}
-    elif isinstance(crm_fields, Mapping):
-        catalogue = crm_fields
-    else:
-        catalogue = {f["system_name"]: f for f in crm_fields}
-
+    catalogue = _catalogue(crm_fields)
     crm_object: dict[str, str] = {}
     set_by: dict[str, str] = {}
     outcomes = []

@@ -6,8 +6,10 @@ The rules the forms keep are the ones a push relies on:
 - a CRM field comes from the integration's CRM field catalogue (any name is accepted while the
   catalogue has not been loaded: there is nothing to check it against);
 - one CRM field is set by at most one enabled source, so no value silently shadows another;
-- ``emailAddress`` stays mapped from an enabled source: it is the CRM's one required field and
-  without it every lead fails.
+- ``emailAddress`` is mapped from an enabled source: it is the CRM's one required field and
+  without it every lead fails;
+- a row's transform has the option it needs, well formed, and gives what its CRM field takes
+  (mappings.engine.transform_problems), so no lead meets a transform that cannot work.
 
 Catalogues are loaded once per formset (one query for a page of rows), never once per row.
 """
@@ -22,7 +24,7 @@ from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 from connectors.models import CrmConnection
 from connectors.crm_connections import crm_field_catalogue
 from connectors.crm.schema import EMAIL_FIELD
-from mappings.engine import TRANSFORM_CHOICES
+from mappings.engine import TRANSFORM_CHOICES, transform_problems
 from mappings.models import FieldMapping
 
 NOT_SYNCED = "— not synced —"
@@ -86,11 +88,14 @@ class FieldMappingForm(forms.ModelForm):
 
     class Meta:
         model = FieldMapping
-        fields = ("crm_field", "transform", "enabled")
+        fields = ("crm_field", "transform", "transform_option", "enabled")
         help_texts = {
             "crm_field": f"The CRM field this source fills, from the CRM's field catalogue; “{NOT_SYNCED}” leaves "
                          "it out of the CRM.",
             "transform": "How the value is changed on its way to the CRM.",
+            "transform_option": "Only for the transforms that take one: the constant to send, the separator to "
+                                "join options with (spaces kept), the default region of phone numbers without + "
+                                "(e.g. US), or a strftime pattern (e.g. %d.%m.%Y). Empty for the others.",
             "enabled": "Unticked, the source is not sent (the row is kept).",
         }
 
@@ -105,7 +110,8 @@ class FieldMappingForm(forms.ModelForm):
         if catalogues is None or integration_id not in catalogues:
             catalogues = integration_catalogues([self.instance.integration] if integration_id else [])
         catalogue = catalogues.get(integration_id, [])
-        self.catalogue_names = {f["system_name"] for f in catalogue}
+        self.catalogue = {f["system_name"]: f for f in catalogue}
+        self.catalogue_names = set(self.catalogue)
         current = self.initial.get("crm_field") or ""
         if "crm_field" in self.fields and catalogue:
             self.fields["crm_field"] = forms.ChoiceField(
@@ -124,6 +130,13 @@ class FieldMappingForm(forms.ModelForm):
                 help_text=self._meta.help_texts["transform"],
                 error_messages={"invalid_choice": self.UNKNOWN_TRANSFORM},
             )
+        if "transform_option" in self.fields:
+            # Not stripped: a separator of spaces, or a constant's own spacing, is what the admin meant.
+            self.fields["transform_option"] = forms.CharField(
+                label="Option", required=False, strip=False, max_length=255,
+                help_text=self._meta.help_texts["transform_option"],
+                widget=forms.TextInput(attrs={"size": 14, "class": "ls-transform-option"}),
+            )
 
     def clean_crm_field(self):
         value = (self.cleaned_data.get("crm_field") or "").strip()
@@ -136,6 +149,18 @@ class FieldMappingForm(forms.ModelForm):
         if value not in dict(TRANSFORM_CHOICES):
             raise forms.ValidationError(self.UNKNOWN_TRANSFORM, code="invalid_choice", params={"value": value})
         return value
+
+    def clean(self):
+        """The row's transform against its option and its CRM field, on the column that has to
+        change, in a sentence naming the row."""
+        cleaned = super().clean()
+        if {"crm_field", "transform", "transform_option"} & set(self.errors):
+            return cleaned  # refused already: there is nothing sound to check the transform against
+        row = {name: cleaned[name] if name in cleaned else getattr(self.instance, name)
+               for name in ("crm_field", "transform", "transform_option", "enabled")}
+        for column, problem in transform_problems(row, self.catalogue).items():
+            self.add_error(column if column in self.fields else None, f"{source_name(self.instance)}: {problem}")
+        return cleaned
 
 
 # --- rules across the rows of one integration ------------------------------------------------------
@@ -153,10 +178,19 @@ class RowState:
     was_email: bool  # an enabled emailAddress row before this change
 
 
+@dataclass(frozen=True)
+class WholeMapping:
+    """The key of an error about an integration's mapping as a whole rather than one of its rows
+    (no row maps emailAddress, and none did): editors show it above the rows."""
+
+    integration_id: int
+
+
 def mapping_conflicts(rows: list[RowState]) -> dict[Any, list[str]]:
     """The errors of a set of rows (of any number of integrations) taken together, as {row key:
-    messages}. Pure, so every editor applies the same rules; an editor shows the errors of the rows
-    it edits (the others it passes along only so that a conflict with them is seen)."""
+    messages}, and {WholeMapping(integration id): messages} for a mapping without emailAddress
+    where no row had it. Pure, so every editor applies the same rules; an editor shows the errors
+    of the rows it edits (the others it passes along only so that a conflict with them is seen)."""
     errors: dict[Any, list[str]] = defaultdict(list)
     by_integration: dict[int, list[RowState]] = defaultdict(list)
     for row in rows:
@@ -174,13 +208,26 @@ def mapping_conflicts(rows: list[RowState]) -> dict[Any, list[str]]:
                         f"{crm_field} is set both by {row.source} and by {others}; a CRM field takes one source: "
                         f"choose “{NOT_SYNCED}” or untick Enabled on all but one."
                     )
-        if EMAIL_FIELD not in by_field and any(row.was_email for row in integration_rows):
+        if EMAIL_FIELD in by_field:
+            continue
+        if any(row.was_email for row in integration_rows):
             message = (f"{EMAIL_FIELD} must stay mapped from an enabled source: it is the only field the CRM "
                        f"requires, and without it every lead fails. Map another source to it first.")
             for row in integration_rows:
                 if row.was_email:
                     errors[row.key].append(message)
+        else:
+            errors[WholeMapping(integration_rows[0].integration_id)].append(
+                f"{EMAIL_FIELD} must be mapped from an enabled source: it is the only field the CRM requires, and "
+                f"without it every lead fails. Map the source that holds the e-mail address to it.")
     return dict(errors)
+
+
+def whole_mapping_errors(errors: dict[Any, list[str]], names: dict[int, str] | None = None) -> list[str]:
+    """The messages of `mapping_conflicts` about whole mappings, for an editor to show above its
+    rows; with `names` ({integration id: name}, for an editor of several) each says whose."""
+    return [f"{names[key.integration_id]}: {message}" if names else message
+            for key, messages in errors.items() if isinstance(key, WholeMapping) for message in messages]
 
 
 def _row_state(form: forms.ModelForm, key=None) -> RowState:
@@ -233,7 +280,8 @@ class FieldMappingChangeForm(FieldMappingForm):
         if self.errors or not self.instance.integration_id:
             return cleaned
         rows = [_row_state(self, key="self"), *_stored_rows([self.instance.integration_id], [self.instance.pk])]
-        for message in mapping_conflicts(rows).get("self", []):
+        errors = mapping_conflicts(rows)
+        for message in errors.get("self", []) + whole_mapping_errors(errors):
             self.add_error("crm_field", message)
         return cleaned
 
@@ -260,8 +308,11 @@ class FieldMappingInlineFormSet(_CataloguesMixin, BaseInlineFormSet):
         forms_ = [form for form in self.forms if form.instance.pk]
         errors = mapping_conflicts([_row_state(form) for form in forms_])
         _attach(errors)
-        if errors:
-            raise forms.ValidationError("Some mapping rows conflict: see the messages on the rows.")
+        messages = whole_mapping_errors(errors)
+        if any(not isinstance(key, WholeMapping) for key in errors):
+            messages.append("Some mapping rows conflict: see the messages on the rows.")
+        if messages:
+            raise forms.ValidationError(messages)
 
 
 class FieldMappingChangelistFormSet(_CataloguesMixin, BaseModelFormSet):
@@ -271,8 +322,8 @@ class FieldMappingChangelistFormSet(_CataloguesMixin, BaseModelFormSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The rows come with their integration (the admin's queryset selects it).
-        self.catalogues = integration_catalogues({row.integration_id: row.integration
-                                                  for row in self.get_queryset()}.values())
+        self.integrations = {row.integration_id: row.integration for row in self.get_queryset()}
+        self.catalogues = integration_catalogues(self.integrations.values())
 
     def clean(self):
         super().clean()
@@ -281,4 +332,8 @@ class FieldMappingChangelistFormSet(_CataloguesMixin, BaseModelFormSet):
         forms_ = [form for form in self.forms if form.instance.pk]
         integration_ids = {form.instance.integration_id for form in forms_}
         rows = [_row_state(form) for form in forms_] + _stored_rows(integration_ids, [f.instance.pk for f in forms_])
-        _attach(mapping_conflicts(rows))
+        errors = mapping_conflicts(rows)
+        _attach(errors)
+        names = {pk: str(integration) for pk, integration in self.integrations.items()}
+        if whole := whole_mapping_errors(errors, names):
+            raise forms.ValidationError(whole)

@@ -99,6 +99,12 @@ class FieldMapping(models.Model):
         "CRM field", max_length=200, blank=True, help_text="The CRM field's system name; empty = not synced."
     )
     transform = models.CharField(max_length=30, default="none", help_text="How the value is changed on the way.")
+    transform_option = models.CharField(
+        max_length=255, blank=True,
+        help_text="What the transform needs, for the transforms that take something: the constant to send, the "
+                  "separator to join options with, the default region of phone numbers without + (e.g. US), or "
+                  "a strftime date pattern (e.g. %d.%m.%Y). Empty for the others.",
+    )
     enabled = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
 

@@ -1,13 +1,23 @@
 """What changes mappings: the rows of an integration's mapping, made from its form's definition by
-the auto-mapper, and the CRM custom fields a form needs."""
+the auto-mapper, and the CRM custom fields a form needs; the flag a new form version raises; and
+a mapping exported as a JSON document and imported back, checked like the editor checks it."""
 
+from django.db import transaction
 from django.utils import timezone
 
 from connectors.clients import crm_client
+from connectors.crm.schema import EMAIL_FIELD
 from connectors.crm_connections import crm_field_catalogue, crm_fields_load
+from connectors.exceptions import LeadSyncError
 from connectors.models import CrmConnection, LeadForm
 from mappings import engine
+from mappings.forms import RowState, integration_catalogues, mapping_conflicts, source_name, whole_mapping_errors
 from mappings.models import FieldMapping, Integration
+
+
+class MappingError(LeadSyncError):
+    """A mapping was refused as a whole (an import): the message says why, row by row, and nothing
+    was changed."""
 
 
 def form_definition(form: LeadForm) -> dict | None:
@@ -103,3 +113,150 @@ def integration_mapping_reviewed(*, integration: Integration) -> None:
     """An admin looked at the mapping after a form change: the flag goes."""
     Integration.objects.filter(pk=integration.pk).update(mapping_review={})
     integration.mapping_review = {}
+
+
+# --- export and import ----------------------------------------------------------------------------------
+
+MAPPING_FORMAT, MAPPING_FORMAT_VERSION = "leadsync-mapping", 1
+# What a document says of each row, in this order.
+MAPPING_ROW_KEYS = ("source_kind", "source_key", "source_label", "crm_field", "transform", "transform_option",
+                    "enabled", "position")
+_EDITED = ("crm_field", "transform", "transform_option", "enabled", "position")
+
+
+def mapping_export(*, integration: Integration) -> dict:
+    """The integration's mapping as a JSON-ready document: a format name and version (so that a
+    later LeadSync still knows what it reads), then one entry per row, in the editor's order. The
+    form and the CRM connection are named for whoever reads it; an import checks the rows against
+    its own integration's form and CRM, not against these."""
+    rows = integration.mappings.order_by("position", "pk")
+    return {
+        "format": MAPPING_FORMAT, "version": MAPPING_FORMAT_VERSION,
+        "form_id": integration.form.linkedin_id, "form_name": integration.form.name,
+        "crm_connection": integration.crm_connection.name,
+        "exported_at": timezone.now().isoformat(timespec="seconds"),
+        "rows": [{key: getattr(row, key) for key in MAPPING_ROW_KEYS} for row in rows],
+    }
+
+
+def _kind_label(kind) -> str:
+    return FieldMapping.SourceKind(kind).label if kind in FieldMapping.SourceKind.values else str(kind)
+
+
+def _document_rows(document) -> tuple[list[dict], list[str]]:
+    """The rows of a mapping document, each with the columns it gives (typed), and what is wrong
+    with its shape."""
+    if not isinstance(document, dict) or document.get("format") != MAPPING_FORMAT:
+        return [], [f"This is not a LeadSync mapping document (its \"format\" is not \"{MAPPING_FORMAT}\"): "
+                    f"export one with `leadsync mapping export` or the integration's \"Export mapping\"."]
+    if document.get("version") != MAPPING_FORMAT_VERSION:
+        return [], [f"This mapping document is version {document.get('version')!r}; this LeadSync reads version "
+                    f"{MAPPING_FORMAT_VERSION}."]
+    if not isinstance(document.get("rows"), list):
+        return [], ["The mapping document has no list of \"rows\"."]
+    types = {"crm_field": str, "transform": str, "transform_option": str, "enabled": bool, "position": int}
+    rows, problems, seen = [], [], set()
+    for n, entry in enumerate(document["rows"], start=1):
+        if not isinstance(entry, dict):
+            problems.append(f"Row {n} of the document is not an object.")
+            continue
+        kind, key = entry.get("source_kind"), entry.get("source_key")
+        if kind not in FieldMapping.SourceKind.values or not isinstance(key, (str, int)) or isinstance(key, bool) \
+                or str(key) == "":
+            problems.append(f"Row {n} of the document does not name a source: it needs a \"source_kind\" (one of "
+                            f"{', '.join(FieldMapping.SourceKind.values)}) and a \"source_key\".")
+            continue
+        name = f"{_kind_label(kind)} {str(key)!r}"
+        if (kind, str(key)) in seen:
+            problems.append(f"{name} is in the document twice: a source has one row.")
+            continue
+        seen.add((kind, str(key)))
+        row = {"source_kind": kind, "source_key": str(key), "source_label": entry.get("source_label")}
+        for column, kind_of in types.items():
+            if column not in entry:
+                continue
+            value = entry[column]
+            if not isinstance(value, kind_of) or (kind_of is int and (isinstance(value, bool) or value < 0)):
+                problems.append(f"{name}: \"{column}\" must be "
+                                + {str: "text", bool: "true or false", int: "a whole number, 0 or more"}[kind_of] + ".")
+                continue
+            row[column] = value
+        rows.append(row)
+    return rows, problems
+
+
+@transaction.atomic  # what is checked is what is changed: no edit slips in between
+def mapping_import(*, integration: Integration, document) -> dict:
+    """Make the integration's mapping what `document` (a `mapping_export` document) says, row by
+    row. Every row it names must be a source of the integration's form (a question, hidden field
+    or consent of its newest version, a metadata key, or a source the integration already has a
+    row for, such as one a newer version dropped); its CRM field must be in the CRM's catalogue
+    (when one is loaded); its transform must be known, with a sound option, and fit the field; and
+    the mapping that results must keep the editor's rules (emailAddress mapped, no CRM field set
+    by two enabled sources). Anything wrong refuses the whole import with MappingError, naming
+    each row, and changes nothing. Rows of the form the document does not name are kept as they
+    are. A torn-down integration takes an import too, so that recreate starts from it.
+
+    Returns {"updated", "created", "unchanged", "kept"}: rows changed, rows made for a source of
+    the form that had none, rows named but already so, rows not named."""
+    entries, problems = _document_rows(document)
+    if problems:
+        raise MappingError(" ".join(problems))
+
+    # Every source of the form's newest version and every metadata key, with the label auto_map gives it.
+    labels = {(r["source_kind"], r["source_key"]): r["source_label"]
+              for r in engine.auto_map(form_definition(integration.form) or {}, [])}
+    stored = {(row.source_kind, row.source_key): row
+              for row in integration.mappings.select_for_update().order_by("position", "pk")}
+    catalogue = integration_catalogues([integration])[integration.pk]
+    names = {info["system_name"] for info in catalogue}
+    last = max((row.position for row in stored.values()), default=-1)
+
+    result = {source: FieldMapping(**{f.attname: getattr(row, f.attname) for f in FieldMapping._meta.concrete_fields})
+              for source, row in stored.items()}  # copies: edited in memory until every check passed
+    touched = []
+    for entry in entries:
+        source = (entry["source_kind"], entry["source_key"])
+        row = result.get(source)
+        if row is None:
+            if source not in labels:
+                problems.append(f"{_kind_label(source[0])} {source[1]!r} is not a source of form "
+                                f"{integration.form.linkedin_id} ({integration.form}): the document was made for "
+                                f"another form, or the form changed since.")
+                continue
+            last += 1
+            row = result[source] = FieldMapping(integration=integration, source_kind=source[0], source_key=source[1],
+                                                source_label=labels[source][:500], position=last)
+        for column in _EDITED:
+            if column in entry:
+                setattr(row, column, entry[column])
+        touched.append(row)
+        if row.crm_field and names and row.crm_field not in names:
+            problems.append(f"{source_name(row)}: {row.crm_field} is not in the field catalogue of the CRM connection "
+                            f"{integration.crm_connection.name}.")
+            continue
+        problems += [f"{source_name(row)}: {problem}"
+                     for problem in engine.transform_problems(row, catalogue).values()]
+
+    if not problems:
+        states = [RowState(key=source, integration_id=integration.pk, source=source_name(row), crm_field=row.crm_field,
+                           enabled=row.enabled, was_email=source in stored and stored[source].crm_field == EMAIL_FIELD
+                           and stored[source].enabled)
+                  for source, row in result.items()]
+        conflicts = mapping_conflicts(states)
+        for source, messages in conflicts.items():
+            if source in result:
+                name = source_name(result[source])
+                problems += [message if name in message else f"{name}: {message}" for message in messages]
+        problems += whole_mapping_errors(conflicts)
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise MappingError(f"The mapping was not imported into {integration}, nothing changed: " + " ".join(unique))
+
+    created = [row for row in touched if row.pk is None]
+    changed = [row for row in touched if row.pk is not None
+               and any(getattr(row, c) != getattr(stored[(row.source_kind, row.source_key)], c) for c in _EDITED)]
+    FieldMapping.objects.bulk_create(created)
+    FieldMapping.objects.bulk_update(changed, _EDITED)
+    return {"updated": len(changed), "created": len(created), "unchanged": len(touched) - len(changed) - len(created),
+            "kept": len(stored) - (len(touched) - len(created))}

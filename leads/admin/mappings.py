@@ -1,5 +1,6 @@
 """The mapping as the admin shows it: the editor inline of an integration, and what the mapping
-makes of a stored lead (the preview the integration and lead pages show)."""
+makes of a stored lead (the preview the integration and lead pages show, of the mapping as saved
+or as edited on the page)."""
 
 from urllib.parse import urlencode
 
@@ -13,21 +14,53 @@ from mappings.models import FieldMapping, Integration
 from mappings.services import form_definition
 
 
+PREVIEW = "_preview"  # the submit button that previews the page's edits instead of saving them
+
+
+def is_preview(request) -> bool:
+    return request.method == "POST" and PREVIEW in request.POST
+
+
+class PreviewOnly:
+    """A formset posted to be previewed: validated exactly as a save would validate it, then
+    reported invalid so the admin saves nothing and renders the page again with the edits as
+    they were typed (and their errors, if any). `edits_valid` says whether the edits would save."""
+
+    edits_valid = False
+
+    def is_valid(self):
+        self.edits_valid = super().is_valid()
+        return False
+
+
 class FieldMappingInline(admin.TabularInline):
     """The integration's mapping editor: one row per form source. Rows are made by enable and
     recreate from the form's definition, so none is added or deleted here; the CRM field and the
-    transform are picked from lists, and the rows are checked together on save."""
+    transform are picked from lists, a transform's option typed beside it, and the rows are
+    checked together on save (and on "Preview these edits")."""
 
     model = FieldMapping
     form = FieldMappingForm
     formset = FieldMappingInlineFormSet
-    fields = ("source_kind", "source_label", "source_key", "crm_field", "transform", "enabled")
+    fields = ("source_kind", "source_label", "source_key", "crm_field", "transform", "transform_option", "enabled")
     readonly_fields = ("source_kind", "source_label", "source_key")
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if is_preview(request):
+            return type(f"Preview{formset.__name__}", (PreviewOnly, formset), {})
+        return formset
+
+
+def newest_lead(integration: Integration) -> Lead | None:
+    """The lead the integration page previews: its newest stored one that still has its data."""
+    return (integration.leads.exclude(state=Lead.State.DELETED).defer("raw", "field_outcomes")
+            .order_by("-submitted_at", "-pk").first())
 
 
 STATUS_HELP = {
@@ -52,9 +85,10 @@ def crm_field_names(system_name: str, info: dict | None) -> dict:
 
 
 def mapping_preview(*, integration: Integration, lead: Lead, mappings=None, catalogue=None) -> dict:
-    """What the CRM would get from `lead` with the integration's mapping as it is now: the same
-    call the push makes (leads.pipeline.push.Pusher), without sending anything. Only lead data and
-    CRM field names are in it, never a credential."""
+    """What the CRM would get from `lead` with the integration's mapping as it is now (or with
+    `mappings`, rows as edited and not saved): the same call the push makes
+    (leads.pipeline.push.Pusher), without sending anything. Only lead data and CRM field names are
+    in it, never a credential."""
     if mappings is None:
         mappings = list(integration.mappings.all())
     if catalogue is None:

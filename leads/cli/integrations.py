@@ -1,8 +1,19 @@
-"""`leadsync enable`, `teardown` and `recreate`: an integration's life, form by form."""
+"""`leadsync enable`, `pause`, `resume`, `teardown` and `recreate`: an integration's life, form by
+form; and the lookups (a form, its integration, a mapping document) its subcommands and the
+`mapping` group share."""
+
+import json
+import sys
 
 from connectors.models import CrmConnection, LeadForm
 from leads.cli.base import subcommand, usage
-from leads.integrations import integration_enable, integration_recreate, integration_teardown
+from leads.integrations import (
+    integration_enable,
+    integration_pause,
+    integration_recreate,
+    integration_resume,
+    integration_teardown,
+)
 from mappings.models import Integration
 
 
@@ -16,6 +27,11 @@ def register(subparsers):
                    help="do not create CRM custom fields for questions the CRM has no field for")
     p.add_argument("--include-test-leads", action="store_true", help="also push LinkedIn test leads")
 
+    for name, handler, what in (("pause", pause, "stop an integration's schedule without tearing it down"),
+                                ("resume", resume, "restart a paused integration's schedule")):
+        p = subcommand(subparsers, name, handler, help=what)
+        p.add_argument("form_id", metavar="FORM_ID")
+
     p = subcommand(subparsers, "teardown", teardown,
                    help="stop the schedule, delete webhook subscriptions, keep (or purge) the data")
     p.add_argument("form_id", metavar="FORM_ID")
@@ -23,9 +39,11 @@ def register(subparsers):
 
     p = subcommand(subparsers, "recreate", recreate, help="rebuild a torn-down integration from its saved mapping")
     p.add_argument("form_id", metavar="FORM_ID")
+    p.add_argument("--mapping", metavar="FILE",
+                   help="first import this mapping document (from `leadsync mapping export`; - reads stdin)")
 
 
-def _form(form_id):
+def form_named(form_id):
     """The discovered form with this LinkedIn id. The same form can be discovered through two
     connections: the one with a live integration wins."""
     forms = list(LeadForm.objects.filter(linkedin_id=form_id).select_related("owner__connection"))
@@ -37,8 +55,35 @@ def _form(form_id):
     return forms[0]
 
 
+def integration_of(form):
+    """The form's live integration, else its most recently torn-down one; none is bad usage."""
+    integrations = Integration.objects.filter(form=form).select_related("form__owner__connection", "crm_connection")
+    integration = (integrations.exclude(state=Integration.State.TORN_DOWN).first()
+                   or integrations.order_by("-torn_down_at", "-pk").first())
+    if integration is None:
+        raise usage(f"Form {form.linkedin_id} has no integration: enable it with `leadsync enable`.")
+    return integration
+
+
+def read_mapping_document(path):
+    """The JSON document in the file at `path` (- for stdin); a file that cannot be read, or is not
+    JSON, is bad usage. Whether it is a sound mapping is mapping_import's to say."""
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise usage(f"Cannot read the mapping file {path}: {getattr(exc, 'strerror', None) or exc}.")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise usage(f"The mapping file {path} is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).")
+
+
 def enable(command, options):
-    form = _form(options["form_id"])
+    form = form_named(options["form_id"])
     crm = CrmConnection.objects.filter(name=options["crm"]).first()
     if crm is None:
         raise usage(f"No CRM connection named {options['crm']!r}: add one with `leadsync crm add`.")
@@ -54,7 +99,8 @@ def enable(command, options):
         {"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "crm": crm.name,
          "sync_every_minutes": integration.sync_every_minutes,
          "mappings": [{"source_kind": m.source_kind, "source_key": m.source_key, "source_label": m.source_label,
-                       "crm_field": m.crm_field, "transform": m.transform} for m in rows]},
+                       "crm_field": m.crm_field, "transform": m.transform, "transform_option": m.transform_option}
+                      for m in rows]},
         text="\n".join([f"Integration {integration.pk}: form {form.linkedin_id} ({form}) -> {crm.name}, "
                         f"every {integration.sync_every_minutes} minutes; {len(mapped)} of {len(rows)} sources mapped:"]
                        + [f"  {m.source_label or m.source_key} -> {m.crm_field}" for m in mapped]),
@@ -62,12 +108,27 @@ def enable(command, options):
     return True
 
 
+def _set_state(command, options, change, done):
+    form = form_named(options["form_id"])
+    integration = change(integration=integration_of(form))
+    command.emit({"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state},
+                 text=f"Integration of form {form.linkedin_id} ({form}) {done}.")
+    return True
+
+
+def pause(command, options):
+    return _set_state(command, options, integration_pause,
+                      f"paused: no scheduled pull runs until `leadsync resume {options['form_id']}`")
+
+
+def resume(command, options):
+    return _set_state(command, options, integration_resume,
+                      "resumed: its next scheduled pull starts from its watermark")
+
+
 def teardown(command, options):
-    form = _form(options["form_id"])
-    integration = (Integration.objects.filter(form=form).exclude(state=Integration.State.TORN_DOWN).first()
-                   or Integration.objects.filter(form=form).order_by("-torn_down_at", "-pk").first())
-    if integration is None:
-        raise usage(f"Form {form.linkedin_id} has no integration to tear down.")
+    form = form_named(options["form_id"])
+    integration = integration_of(form)
     result = integration_teardown(integration=integration, purge=options["purge"])
     text = f"Integration of form {form.linkedin_id} ({form}) torn down: schedule removed"
     text += ", lead notifications unsubscribed" if not result["warnings"] else ""
@@ -81,10 +142,14 @@ def teardown(command, options):
 
 
 def recreate(command, options):
-    form = _form(options["form_id"])
-    result = integration_recreate(form=form)
-    text = (f"Integration of form {form.linkedin_id} ({form}) recreated from its saved mapping "
-            f"({result['mappings_added']} new sources mapped), {result['leads_kept']} stored leads kept; "
+    form = form_named(options["form_id"])
+    mapping = read_mapping_document(options["mapping"]) if options.get("mapping") else None
+    result = integration_recreate(form=form, mapping=mapping)
+    imported = result["mapping_imported"]
+    text = (f"Integration of form {form.linkedin_id} ({form}) recreated from "
+            + (f"the mapping in {options['mapping']} ({imported['updated']} rows changed, {imported['created']} "
+               f"added) " if imported else "its saved mapping ")
+            + f"({result['mappings_added']} new sources mapped), {result['leads_kept']} stored leads kept; "
             f"the next sync resumes from {result['watermark'] or 'the start'}.")
     text += "".join(f"\nwarning: {w}" for w in result["warnings"])
     command.emit({"ok": True, **result}, text=text)

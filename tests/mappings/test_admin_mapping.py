@@ -3,7 +3,6 @@ the FieldMapping list filtered to one integration (the Lead reviewers' editor). 
 transforms are picked from lists, and every editor refuses what would break a push: one CRM field
 set by two sources, a field the CRM does not have, an integration left without emailAddress."""
 
-import json
 import types
 
 import pytest
@@ -55,17 +54,17 @@ def integration_post(integration, changes=None):
     changes = {row.pk: values for row, values in (changes or {}).items()}
     rows = list(integration.mappings.all())
     data = {
-        "form": integration.form_id, "crm_connection": integration.crm_connection_id, "name": integration.name,
-        "state": integration.state, "lead_types": json.dumps(integration.lead_types),
+        "name": integration.name, "state": integration.state, "lead_types": list(integration.lead_types),  # checkboxes
         "sync_every_minutes": integration.sync_every_minutes,
         "mappings-TOTAL_FORMS": len(rows), "mappings-INITIAL_FORMS": len(rows),
         "mappings-MIN_NUM_FORMS": 0, "mappings-MAX_NUM_FORMS": 1000,
     }
     for i, row in enumerate(rows):
-        values = {"crm_field": row.crm_field, "transform": row.transform, "enabled": row.enabled,
-                  **changes.get(row.pk, {})}
+        values = {"crm_field": row.crm_field, "transform": row.transform, "transform_option": row.transform_option,
+                  "enabled": row.enabled, **changes.get(row.pk, {})}
         data.update({f"mappings-{i}-id": row.pk, f"mappings-{i}-integration": integration.pk,
-                     f"mappings-{i}-crm_field": values["crm_field"], f"mappings-{i}-transform": values["transform"]})
+                     f"mappings-{i}-crm_field": values["crm_field"], f"mappings-{i}-transform": values["transform"],
+                     f"mappings-{i}-transform_option": values["transform_option"]})
         if values["enabled"]:
             data[f"mappings-{i}-enabled"] = "on"
     return data
@@ -273,7 +272,7 @@ def test_the_change_page_picks_from_the_catalogue_and_keeps_the_source_read_only
     response = reviewer.get(fieldmapping_url(setup.rows.job))
     assert response.status_code == 200
     form = response.context["adminform"].form
-    assert set(form.fields) == {"crm_field", "transform", "enabled"}
+    assert set(form.fields) == {"crm_field", "transform", "transform_option", "enabled"}
     assert ("Job_Function_1", "Job Function (Job_Function_1)") in dict(form.fields["crm_field"].choices[1:])[
         "Custom fields"]
     assert "Job function" in response.content.decode()
