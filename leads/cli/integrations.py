@@ -8,6 +8,7 @@ import sys
 from connectors.models import CrmConnection, LeadForm
 from leads.cli.base import subcommand, usage
 from leads.integrations import (
+    MAX_SYNC_MINUTES,
     integration_enable,
     integration_pause,
     integration_recreate,
@@ -23,8 +24,15 @@ def register(subparsers):
     p.add_argument("form_id", metavar="FORM_ID")
     p.add_argument("--crm", required=True, metavar="NAME")
     p.add_argument("--every", type=int, metavar="MINUTES", help="schedule (default LEADSYNC_DEFAULT_SYNC_MINUTES)")
-    p.add_argument("--no-create-fields", action="store_true",
-                   help="do not create CRM custom fields for questions the CRM has no field for")
+    fields = p.add_mutually_exclusive_group()
+    fields.add_argument("--no-create-fields", action="store_true",
+                        help="do not create CRM custom fields for questions the CRM has no field for")
+    fields.add_argument("--create-field", action="append", metavar="KIND:KEY", dest="create_field",
+                        help="create a CRM field only for this source (e.g. question:12, hidden:utm_source, "
+                             "consent:3; repeatable); default: for every source the CRM has no field for")
+    p.add_argument("--lead-type", action="append", metavar="TYPE", dest="lead_type",
+                   choices=[t.value for t in LeadForm.LeadType],
+                   help="pull only this lead type (repeatable); default: every type the form receives")
     p.add_argument("--include-test-leads", action="store_true", help="also push LinkedIn test leads")
 
     for name, handler, what in (("pause", pause, "stop an integration's schedule without tearing it down"),
@@ -87,11 +95,20 @@ def enable(command, options):
     crm = CrmConnection.objects.filter(name=options["crm"]).first()
     if crm is None:
         raise usage(f"No CRM connection named {options['crm']!r}: add one with `leadsync crm add`.")
-    if options.get("every") is not None and options["every"] < 1:
-        raise usage("--every must be at least 1 minute.")
+    every = options.get("every")
+    if every is not None and not 1 <= every <= MAX_SYNC_MINUTES:
+        raise usage(f"--every must be between 1 and {MAX_SYNC_MINUTES} minutes (a week), not {every}.")
+    sources = None
+    if options.get("create_field"):
+        sources = {tuple(value.split(":", 1)) for value in options["create_field"]}
+        wrong = sorted(":".join(source) for source in sources
+                       if len(source) != 2 or source[0] not in ("question", "hidden", "consent"))
+        if wrong:
+            raise usage(f"--create-field takes KIND:KEY with KIND question, hidden or consent; not {', '.join(wrong)}.")
     integration = integration_enable(
-        form=form, crm_connection=crm, every=options.get("every"),
+        form=form, crm_connection=crm, every=every, lead_types=options.get("lead_type"),
         include_test_leads=options.get("include_test_leads", False), create_fields=not options.get("no_create_fields"),
+        field_sources=sources,
     )
     rows = list(integration.mappings.order_by("position"))
     mapped = [m for m in rows if m.crm_field]
@@ -129,6 +146,15 @@ def resume(command, options):
 def teardown(command, options):
     form = form_named(options["form_id"])
     integration = integration_of(form)
+    already = integration.state == Integration.State.TORN_DOWN
+    left = bool(integration.webhook_subscriptions) or (options["purge"] and integration.leads.exists())
+    if already and not left:
+        when = f" on {integration.torn_down_at:%Y-%m-%d %H:%M} UTC" if integration.torn_down_at else ""
+        command.emit({"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state,
+                      "already": True, "purged": None, "warnings": []},
+                     text=f"Integration of form {form.linkedin_id} ({form}) was already torn down{when}: nothing is "
+                          "left to do. `leadsync recreate` brings it back.")
+        return True
     result = integration_teardown(integration=integration, purge=options["purge"])
     text = f"Integration of form {form.linkedin_id} ({form}) torn down: schedule removed"
     text += ", lead notifications unsubscribed" if not result["warnings"] else ""

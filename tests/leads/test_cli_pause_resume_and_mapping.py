@@ -227,3 +227,31 @@ def test_import_into_a_torn_down_integration_then_recreate(integration, tmp_path
     assert cli("mapping", "import", form_id(integration), write(tmp_path, document)).code == 0
     assert cli("recreate", form_id(integration)).code == 0
     assert integration.mappings.get(source_key="1").transform == "upper"
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--every", "999999999"], "between 1 and 10080 minutes"),
+    (["--every", "0"], "between 1 and 10080 minutes"),
+    (["--create-field", "banana"], "KIND:KEY"),
+    (["--lead-type", "NOPE"], "invalid choice"),
+])
+def test_enable_refuses_impossible_arguments_as_bad_usage_and_creates_nothing(args, says):
+    form = factories.lead_form()
+    crm = factories.crm_connection()
+    with pytest.raises((CommandError, SystemExit)) as exc:
+        call_command("leadsync", "enable", form.linkedin_id, "--crm", crm.name, *args,
+                     stdout=StringIO(), stderr=StringIO())
+    code = exc.value.returncode if isinstance(exc.value, CommandError) else exc.value.code
+    assert code == 2 and (says in str(exc.value) or isinstance(exc.value, SystemExit))
+    assert not Integration.objects.exists()
+
+
+def test_a_second_teardown_says_what_already_is_and_changes_nothing():
+    integration = factories.integration()
+    integration_schedule(integration=integration)
+    integration_teardown(integration=integration)
+    torn = Integration.objects.get(pk=integration.pk)
+    out = StringIO()
+    call_command("leadsync", "teardown", integration.form.linkedin_id, stdout=out, stderr=StringIO())
+    assert "was already torn down" in out.getvalue() and "nothing is left to do" in out.getvalue()
+    assert Integration.objects.get(pk=integration.pk).torn_down_at == torn.torn_down_at
