@@ -2,4 +2,4 @@
 actions), leads (the review page), sync runs and lead notifications. Importing the package
 registers them all."""
 
-from leads.admin import integrations, leads, notifications, runs  # noqa: F401
+from leads.admin import integrations, leads, notifications, runs, schedules  # noqa: F401
