@@ -327,3 +327,10 @@ def test_table_and_exports_take_a_bounded_number_of_queries(admin_client, form, 
     many = [queries(url, streamed) for url, streamed in pages]
     assert many == few
     assert Lead.objects.count() == 14
+
+
+def test_who_exported_what_is_logged(admin_client, form, ada, caplog):
+    with caplog.at_level("INFO", logger="leads.admin.datastore"):
+        b"".join(admin_client.get(form_export_url(form, "?state__exact=synced")).streaming_content)
+    assert any("exported leads as CSV" in r.getMessage() and "state__exact=synced" in r.getMessage()
+               for r in caplog.records)
