@@ -146,41 +146,54 @@ def actions_on(client, url):
     return set(re.findall(r'<option value="(\w+)"', menu.group(0))) if menu else set()
 
 
-# list: (url name, actions for the superuser, the sync admin, the reviewer)
+DESTRUCTIVE = {"tear_down", "tear_down_and_purge", "recreate", "delete_selected"}
+BEAT_CHANGES = {"enable_tasks", "disable_tasks", "toggle_tasks", "run_tasks"}
+# list: (url name, {role: (actions it is offered, actions it is never offered)}); a role missing
+# from a list is refused the list itself (see the pages test). Other actions may come with time;
+# these ones must stay where they are.
 LIST_ACTIONS = {
-    "leads": ("leads_lead_changelist",
-              {"retry", "export_csv", "delete_selected"},
-              {"retry", "export_csv", "delete_selected"},
-              {"retry"}),
-    "integrations": ("mappings_integration_changelist",
-                     {"sync_now", "retry_failed_leads", "tear_down", "tear_down_and_purge", "recreate",
-                      "delete_selected"},
-                     {"sync_now", "retry_failed_leads", "tear_down", "tear_down_and_purge", "recreate",
-                      "delete_selected"},
-                     {"sync_now", "retry_failed_leads"}),
-    "LinkedIn connections": ("connectors_linkedinconnection_changelist",
-                             {"discover_now", "check_tokens_now", "delete_selected"},
-                             {"discover_now", "check_tokens_now", "delete_selected"},
-                             None),
-    "CRM connections": ("connectors_crmconnection_changelist",
-                        {"reload_fields", "delete_selected"}, {"reload_fields", "delete_selected"}, None),
-    "notifications": ("leads_leadnotification_changelist",
-                      {"process_again", "delete_selected"}, {"process_again"}, set()),
+    "leads": ("leads_lead_changelist", {
+        "superuser": ({"retry", "export_csv", "delete_selected"}, set()),
+        "sync admin": ({"retry", "export_csv", "delete_selected"}, set()),
+        "reviewer": ({"retry"}, {"export_csv", "delete_selected"}),
+    }),
+    "integrations": ("mappings_integration_changelist", {
+        "superuser": ({"sync_now", "retry_failed_leads", *DESTRUCTIVE}, set()),
+        "sync admin": ({"sync_now", "retry_failed_leads", *DESTRUCTIVE}, set()),
+        "reviewer": ({"sync_now", "retry_failed_leads"}, DESTRUCTIVE),
+    }),
+    "LinkedIn connections": ("connectors_linkedinconnection_changelist", {
+        "superuser": ({"discover_now", "check_tokens_now", "delete_selected"}, set()),
+        "sync admin": ({"discover_now", "check_tokens_now", "delete_selected"}, set()),
+    }),
+    "CRM connections": ("connectors_crmconnection_changelist", {
+        "superuser": ({"reload_fields", "delete_selected"}, set()),
+        "sync admin": ({"reload_fields", "delete_selected"}, set()),
+    }),
+    "notifications": ("leads_leadnotification_changelist", {
+        "superuser": ({"process_again", "delete_selected"}, set()),
+        "sync admin": ({"process_again"}, {"delete_selected"}),
+        "reviewer": (set(), {"process_again", "delete_selected"}),
+    }),
     # Viewing the schedules is not changing them: no enable, disable, toggle or run for the admins.
-    "periodic tasks": ("django_celery_beat_periodictask_changelist",
-                       {"enable_tasks", "disable_tasks", "toggle_tasks", "run_tasks", "delete_selected"},
-                       set(), None),
+    "periodic tasks": ("django_celery_beat_periodictask_changelist", {
+        "superuser": ({*BEAT_CHANGES, "delete_selected"}, set()),
+        "sync admin": (set(), {*BEAT_CHANGES, "delete_selected"}),
+    }),
 }
 
 
 @pytest.mark.parametrize("role", ("superuser", "sync admin", "reviewer"))
 def test_each_role_sees_only_the_list_actions_it_may_run(role, world, clients):
-    expected, got = {}, {}
-    for name, (url_name, *per_role) in LIST_ACTIONS.items():
-        wanted = per_role[ROLES.index(role)]
-        if wanted is not None:  # None: the list itself is refused (see the pages test)
-            expected[name], got[name] = wanted, actions_on(clients[role], admin_url(url_name))
-    assert got == expected
+    problems = {}
+    for name, (url_name, per_role) in LIST_ACTIONS.items():
+        if role not in per_role:
+            continue
+        offered, never = per_role[role]
+        got = actions_on(clients[role], admin_url(url_name))
+        if not offered <= got or never & got:
+            problems[name] = {"missing": offered - got, "offered but must not be": never & got}
+    assert problems == {}
 
 
 def test_the_sync_admins_group_has_exactly_the_journeys_permissions():
