@@ -224,8 +224,8 @@ class LeadDatastoreMixin:
     with the list's query string) and the list's "Export the selected leads as CSV" action.
 
     A form's pages are this admin's changelist narrowed to the form's leads (the URL names the
-    form), with the form's fields as extra columns: the same filters (bar the integration one),
-    search (which also looks in the answers), sorting and paging. The table needs `view_lead`; the
+    form), with the form's fields as extra columns: the same filters (bar the integration one, plus
+    one on the submission date), search (which also looks in the answers), sorting and paging. The table needs `view_lead`; the
     exports `export_lead` as well."""
 
     def _url_name(self, verb: str) -> str:
@@ -235,7 +235,8 @@ class LeadDatastoreMixin:
         return reverse(f"admin:{self._url_name(verb)}", args=args)
 
     def datastore_page(self, request) -> str:
-        """"form" on a form's table and its export, "export" on the lead list's export, else ""."""
+        """Which datastore page this is: "form" for a form's table and its export, "export" for
+        the lead list's export, empty elsewhere."""
         name = request.resolver_match.url_name if request.resolver_match else ""
         return {self._url_name("form_table"): "form", self._url_name("form_export"): "form",
                 self._url_name("export"): "export"}.get(name, "")
