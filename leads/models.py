@@ -44,6 +44,9 @@ class Lead(models.Model):
     class Meta:
         ordering = ["-submitted_at"]
         indexes = [models.Index(fields=["integration", "state"], name="lead_integration_state")]
+        # Viewing a lead shows one person; an export carries thousands off the server, so it is
+        # granted on its own.
+        permissions = [("export_lead", "Can export leads (personal data) as CSV")]
 
     def __str__(self):
         return self.email or self.linkedin_id

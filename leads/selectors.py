@@ -1,8 +1,9 @@
 """Read-only queries over leads and runs (no side effects)."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 
-from connectors.models import CrmConnection, LinkedInConnection
+from connectors.linkedin.forms import form_fields
+from connectors.models import CrmConnection, LeadForm, LeadFormVersion, LinkedInConnection
 from leads.models import Lead
 from mappings.models import Integration
 
@@ -78,3 +79,32 @@ def failed_leads(*, form_ids=None):
     if form_ids:
         qs = qs.filter(Q(integration__form__linkedin_id__in=form_ids))
     return qs
+
+
+def lead_form_fields(*, form: LeadForm) -> dict:
+    """Every field `form` has had, as `form_fields()` reads a version: the newest version's
+    questions, hidden fields and consents in its order, then those only older versions had
+    (marked `"retired": True`), so the answers to a question a later version dropped still have a
+    column. Empty lists when no version was read yet. One query."""
+    definitions = (LeadFormVersion.objects.filter(form=form).order_by("-version")
+                   .values_list("definition", flat=True))
+    merged = {"questions": [], "hidden_fields": [], "consents": []}
+    seen = {kind: set() for kind in merged}
+    for index, definition in enumerate(definitions):
+        fields = form_fields(definition or {})
+        for kind, key in (("questions", "id"), ("hidden_fields", "name"), ("consents", "id")):
+            for field in fields[kind]:
+                if field[key] not in seen[kind]:
+                    seen[kind].add(field[key])
+                    merged[kind].append({**field, "retired": index > 0})
+    return merged
+
+
+def lead_forms_with_lead_counts():
+    """Every form that has or had an integration, with how many leads are stored for it and when
+    the newest was submitted, ordered by name. One query, whatever the number of forms."""
+    return (LeadForm.objects.filter(pk__in=Integration.objects.values("form_id"))
+            .select_related("owner")
+            .annotate(lead_count=Count("integrations__leads"),
+                      last_submitted_at=Max("integrations__leads__submitted_at"))
+            .order_by("name", "pk"))

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from leads import tasks
 from leads.admin.common import queue_after_commit
+from leads.admin.datastore import LeadDatastoreMixin, answer_label, answer_text
 from leads.admin.mappings import STATUS_HELP, crm_field_names, mapping_preview, mapping_url
 from leads.models import Lead
 from mappings import engine
@@ -44,21 +45,13 @@ class FieldProblemsFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _text(value) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_text(item) for item in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "" if value is None else str(value)
-
-
 def lead_answers(lead: Lead) -> dict:
     """The normalised lead (leads.normalize) as rows a person reads: questions, hidden fields,
     consents, and what could not be read."""
     answers = lead.answers or {}
     questions = [
-        {"id": question_id, "label": answer.get("text") or answer.get("name") or f"Question {question_id}",
-         "predefined": answer.get("predefined_field") or "", "value": _text(answer.get("value"))}
+        {"id": question_id, "label": answer_label(question_id, answer),
+         "predefined": answer.get("predefined_field") or "", "value": answer_text(answer.get("value"))}
         for question_id, answer in (answers.get("answers") or {}).items()
     ]
     consents = [
@@ -66,17 +59,19 @@ def lead_answers(lead: Lead) -> dict:
         for consent_id, consent in (answers.get("consents") or {}).items()
     ]
     return {"questions": questions, "consents": consents,
-            "hidden_fields": [{"name": name, "value": _text(value)}
+            "hidden_fields": [{"name": name, "value": answer_text(value)}
                               for name, value in (answers.get("hidden_fields") or {}).items()],
             "errors": answers.get("errors") or []}
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
     """Where staff review leads: why one failed (the CRM's answer and each field's outcome), what
-    the mapping makes of it now, the answers as the member gave them, and a retry."""
+    the mapping makes of it now, the answers as the member gave them, and a retry. The list leads
+    to each form's table of leads and exports as CSV (LeadDatastoreMixin)."""
 
     change_form_template = "admin/leads/lead/change_form.html"
+    change_list_template = "admin/leads/lead/change_list.html"
     list_display = (
         "__str__", "integration", "state", "lead_type", "submitted_at", "test_lead", "crm_id", "attempts", "last_error",
         "mapping",
@@ -101,6 +96,8 @@ class LeadAdmin(admin.ModelAdmin):
         # The list never shows the payloads; don't load them for 100 rows.
         if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
             qs = qs.defer("raw", "answers", "field_outcomes")
+        elif self.datastore_page(request):
+            qs = self.datastore_queryset(request, qs)
         else:
             qs = qs.select_related("integration__form")
         return qs
@@ -171,7 +168,7 @@ class LeadAdmin(admin.ModelAdmin):
     def mapping(self, obj):
         return format_html('<a href="{}">Edit mapping</a>', mapping_url(obj.integration_id))
 
-    actions = ["retry"]
+    actions = ["retry", "export_csv"]
 
     @admin.action(description="Retry the selected failed leads", permissions=["change"])
     def retry(self, request, queryset):

@@ -1,5 +1,5 @@
 """Staff who review failed leads see leads, runs and mappings and can retry, but never reach the
-connections, where the tokens and secrets live."""
+connections, where the tokens and secrets live, and never export leads (personal data)."""
 
 import pytest
 from django.urls import reverse
@@ -31,3 +31,23 @@ def test_reviewers_never_reach_connections_or_destructive_actions(reviewer):
     page = reviewer.get(reverse("admin:mappings_integration_changelist")).content.decode()
     assert str(integration) in page
     assert 'value="tear_down"' not in page and 'value="recreate"' not in page
+
+
+def test_reviewers_keep_their_permissions_and_never_export_personal_data(reviewer):
+    from django.contrib.auth.models import Group
+
+    granted = {f"{p.content_type.app_label}.{p.codename}"
+               for p in Group.objects.get(name="Lead reviewers").permissions.select_related("content_type")}
+    assert granted == {"leads.view_lead", "leads.change_lead", "leads.view_syncrun", "leads.view_leadnotification",
+                       "mappings.view_integration", "mappings.view_fieldmapping", "mappings.change_fieldmapping"}
+    lead = factories.lead(state="failed")
+    form = lead.integration.form
+    # They read a form's table of leads, but nothing carries the leads off the server.
+    table = reviewer.get(reverse("admin:leads_lead_form_table", args=[form.pk]))
+    assert table.status_code == 200 and lead.email in table.content.decode()
+    assert 'id="form-table-export-csv"' not in table.content.decode()
+    page = reviewer.get(reverse("admin:leads_lead_changelist")).content.decode()
+    assert 'value="export_csv"' not in page and 'id="lead-export-csv"' not in page
+    for url in (reverse("admin:leads_lead_export"), reverse("admin:leads_lead_form_export", args=[form.pk])):
+        response = reviewer.get(url)
+        assert response.status_code == 403 and lead.email.encode() not in response.content
