@@ -297,3 +297,39 @@ def _campaign(metadata):
     if kind != "sponsoredLeadMetadata" or not isinstance(details, dict):
         raise BadPayload("leadMetadata is not a sponsoredLeadMetadata union")
     return details.get("campaign")
+
+
+# What a sample lead answers to a predefined question (`sample_response`): plausible, and plainly made up.
+_SAMPLE_ANSWERS = {
+    "FIRST_NAME": "Ada", "LAST_NAME": "Lovelace", "EMAIL": "ada.lovelace@example.com",
+    "WORK_EMAIL": "ada.lovelace@example.com", "PHONE_NUMBER": "+1 415 555 0132", "WORK_PHONE_NUMBER": "+1 415 555 0132",
+    "COMPANY_NAME": "Example Analytics Ltd", "JOB_TITLE": "Head of Data", "CITY": "San Francisco",
+    "STATE": "CA", "COUNTRY": "United States", "ZIP_CODE": "94103", "INDUSTRY": "Software",
+}
+
+
+def sample_response(definition, *, lead_type=None, submitted_at=0):
+    """A NormalizedLead that answers every field of a FormDefinition with a sample value (a
+    predefined question with a plausible value, another text question with its own label in
+    brackets, a choice question with its first option, every consent given, hidden fields with
+    their values), so a mapping can be previewed before LinkedIn has sent any lead."""
+    answers = {}
+    for question in definition.get("questions") or []:
+        options = [o.get("text") for o in question.get("options") or []]
+        value = (options[:1] if question.get("type") == "multiple_choice"
+                 else _SAMPLE_ANSWERS.get(question.get("predefined_field"))
+                 or f"[{question.get('label') or question.get('text') or question.get('name') or question['id']}]")
+        answers[str(question["id"])] = {
+            "name": question.get("name"), "text": question.get("text"), "predefined_field": question.get("predefined_field"),
+            "type": question.get("type"), "value": value,
+            "option_ids": [o["id"] for o in (question.get("options") or [])[:1]],
+        }
+    return {
+        "id": "sample", "lead_type": lead_type, "owner_urn": definition.get("owner_urn"),
+        "form_id": definition.get("form_id"), "form_version": definition.get("version"), "submitted_at": submitted_at,
+        "test_lead": True, "submitter_urn": None, "associated_entity": None, "campaign_urn": None,
+        "answers": answers,
+        "consents": {str(c["id"]): {"text": c.get("text"), "accepted": True} for c in definition.get("consents") or []},
+        "hidden_fields": {h["name"]: h.get("value") for h in definition.get("hidden_fields") or []},
+        "errors": [],
+    }

@@ -23,7 +23,7 @@ from connectors.admin import fields_table
 from connectors.exceptions import LeadSyncError
 from connectors.models import CrmConnection, LeadForm, LinkedInConnection, LinkedInEvent, LinkedInOwner
 from leads.admin.common import queue_after_commit
-from leads.integrations import MAX_SYNC_MINUTES, integration_enable
+from leads.integrations import MAX_SYNC_MINUTES, UNSYNCABLE_FORM_STATES, integration_enable
 from mappings.models import Integration
 from mappings.services import crm_field_suggestions, form_definition
 
@@ -43,6 +43,8 @@ def _next_step(form) -> dict:
                 "url": reverse("admin:mappings_integration_change", args=[live.pk])}
     if form.gone_at:
         return {"label": "", "url": "", "note": "gone from LinkedIn"}
+    if form.state in UNSYNCABLE_FORM_STATES:
+        return {"label": "", "url": "", "note": f"{form.state.lower()}: publish it on LinkedIn, then discover again"}
     if any(i.state == Integration.State.TORN_DOWN for i in form.integrations.all()):
         return {"label": "Torn down: recreate it from Integrations",
                 "url": reverse("admin:mappings_integration_changelist") + f"?q={form.linkedin_id}"}

@@ -205,9 +205,9 @@ class IntegrationAdmin(admin.ModelAdmin):
                     if inline.formset.model is FieldMapping]
         if context["adminform"].form.errors or not all(formset.edits_valid for formset in formsets):
             return {"refused": True}
+        if not formsets:
+            return {"no_lead": True}
         lead = newest_lead(integration)
-        if lead is None or not formsets:
-            return {"no_lead": lead is None}
         rows = [form.instance for form in formsets[0].forms]
         return {"preview": mapping_preview(integration=integration, lead=lead, mappings=rows)}
 
@@ -218,8 +218,6 @@ class IntegrationAdmin(admin.ModelAdmin):
         if obj is None or not obj.pk:
             return "—"
         lead = newest_lead(obj)
-        if lead is None:
-            return "No lead is stored yet: the preview shows the newest lead once a sync has pulled one."
         return render_to_string("admin/leads/mapping_preview.html",
                                 {"preview": mapping_preview(integration=obj, lead=lead), "newest": True})
 

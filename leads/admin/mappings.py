@@ -6,7 +6,10 @@ from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 
+from connectors.linkedin.responses import sample_response
+from connectors.linkedin.times import epoch_ms
 from leads.models import Lead
 from mappings import engine
 from mappings.forms import FieldMappingForm, FieldMappingInlineFormSet, integration_catalogues, source_name
@@ -57,10 +60,21 @@ class FieldMappingInline(admin.TabularInline):
         return formset
 
 
-def newest_lead(integration: Integration) -> Lead | None:
-    """The lead the integration page previews: its newest stored one that still has its data."""
-    return (integration.leads.exclude(state=Lead.State.DELETED).defer("raw", "field_outcomes")
+_SAMPLE_EMAIL = "ada.lovelace@example.com"
+
+
+def newest_lead(integration: Integration) -> Lead:
+    """The lead the integration page previews: its newest stored one that still has its data, or,
+    before any is stored, a sample lead (never saved) that answers every field of the form."""
+    lead = (integration.leads.exclude(state=Lead.State.DELETED).defer("raw", "field_outcomes")
             .order_by("-submitted_at", "-pk").first())
+    if lead is not None:
+        return lead
+    now = timezone.now()
+    answers = sample_response(form_definition(integration.form) or {}, submitted_at=epoch_ms(now),
+                              lead_type=(integration.lead_types or integration.form.receives() or [None])[0])
+    return Lead(integration=integration, linkedin_id="sample", submitted_at=now, answers=answers,
+                email=_SAMPLE_EMAIL)
 
 
 STATUS_HELP = {
@@ -111,4 +125,5 @@ def mapping_preview(*, integration: Integration, lead: Lead, mappings=None, cata
             "message": outcome["message"],
         })
     return {"lead": lead, "rows": rows, "not_synced": not_synced, "lead_error": mapped.lead_error,
-            "lead_url": reverse("admin:leads_lead_change", args=[lead.pk])}
+            "sample": lead.pk is None,
+            "lead_url": reverse("admin:leads_lead_change", args=[lead.pk]) if lead.pk else ""}

@@ -455,3 +455,10 @@ def test_import_needs_the_change_mapping_permission_and_export_the_view_one(clie
 
 def test_reviewers_may_import_a_mapping_they_may_edit_anyway(reviewer, integration):
     assert reviewer.get(url("import_mapping", integration)).status_code == 200
+
+
+def test_before_any_lead_is_stored_the_preview_uses_a_sample_lead_of_the_form(admin_client, integration):
+    response = admin_client.post(change_url(integration), preview_post(integration))
+    box = preview_box(response)
+    assert "sample lead" in box and "ada.lovelace@example.com" in box, box[:500]
+    assert not integration.leads.exists(), "the sample is never saved"
