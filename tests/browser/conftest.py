@@ -76,3 +76,35 @@ def admin_page(page, live_server, django_user_model):
     page.click("input[type=submit]")
     page.wait_for_url(f"{live_server.url}/admin/")
     return page
+
+
+@pytest.fixture
+def eager():
+    """Celery runs each task in the request that queues it: a click that queues work has done it
+    when the page answers."""
+    from leadsync_project.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def log_in_as_group_member(page, live_server, django_user_model, *, username, password, group, migration):
+    """Log in through the real login form as staff whose only rights are `group`'s. A transactional
+    test before this one may have flushed the group its `migration` made: it is made again by that
+    migration's own code."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    import_module(f"leads.migrations.{migration}").create_group(apps, None)
+    user = django_user_model.objects.create_user(username, password=password, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    return page

@@ -9,12 +9,9 @@ LinkedIn and the CRM are the sandbox on the live server; Celery runs eagerly, so
 work has done it when the page answers."""
 
 import re
-from importlib import import_module
 from io import StringIO
 
 import pytest
-from django.apps import apps
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 from playwright.sync_api import expect
@@ -22,6 +19,7 @@ from playwright.sync_api import expect
 from connectors.models import CrmConnection, LeadForm
 from mappings.models import FieldMapping, Integration
 from sandbox.crm.models import CrmLead
+from tests.browser.conftest import log_in_as_group_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -29,16 +27,6 @@ USER, PASSWORD = "sam-sync-admin", "sam-password-123"
 CRM_ACCOUNT, CRM_SECRET = "JOURNEY-ACCOUNT", "journey-secret-key-42"
 CONSTANT = "Acme Summit via LinkedIn"
 SUMMIT_FORM = "6083001"  # its newest version asks for a phone number
-
-
-@pytest.fixture
-def eager():
-    from leadsync_project.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
 
 
 @pytest.fixture
@@ -54,18 +42,9 @@ def world(live_server, settings):
 
 @pytest.fixture
 def sync_admin(page, world, django_user_model):
-    """Logged in through the real login form as staff whose only rights are the group's. A
-    transactional test before this one may have flushed the group its migration made: it is made
-    again by that migration's own code."""
-    import_module("leads.migrations.0005_lead_sync_admins_group").create_group(apps, None)
-    user = django_user_model.objects.create_user(USER, password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name="Lead sync admins"))
-    page.goto(f"{world.url}/admin/login/")
-    page.fill("#id_username", USER)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{world.url}/admin/")
-    return page
+    """Logged in through the real login form as staff whose only rights are the group's."""
+    return log_in_as_group_member(page, world, django_user_model, username=USER, password=PASSWORD,
+                                  group="Lead sync admins", migration="0005_lead_sync_admins_group")
 
 
 def mapping_row(page, label):

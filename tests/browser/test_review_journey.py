@@ -6,16 +6,14 @@ LinkedIn and the CRM are the sandbox over the live server (the e2e fixtures), th
 eager Celery, so the click does the work before the page answers."""
 
 import re
-from importlib import import_module
 
 import pytest
-from django.apps import apps
-from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from leads.models import Lead
 from mappings.models import FieldMapping
 from sandbox.crm.models import CrmLead
+from tests.browser.conftest import log_in_as_group_member
 from tests.e2e.conftest import (  # noqa: F401 - fixtures: the product connected to the sandbox
     cli,
     crm_account,
@@ -28,16 +26,6 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures: the product connected
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 REVIEWER, REVIEWER_PASSWORD = "rita-reviewer", "rita-password-123"
-
-
-@pytest.fixture
-def eager():
-    from leadsync_project.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
 
 
 @pytest.fixture
@@ -59,18 +47,9 @@ def failed_lead(event_integration):
 
 @pytest.fixture
 def reviewer_page(page, live_server, django_user_model):
-    """A page logged in, through the real login form, as staff in the "Lead reviewers" group. A
-    transactional test before this one may have flushed the group its migration made: it is made
-    again by that migration's own code."""
-    import_module("leads.migrations.0003_lead_reviewers_group").create_group(apps, None)
-    user = django_user_model.objects.create_user(REVIEWER, password=REVIEWER_PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name="Lead reviewers"))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", REVIEWER)
-    page.fill("#id_password", REVIEWER_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
-    return page
+    """A page logged in, through the real login form, as staff in the "Lead reviewers" group."""
+    return log_in_as_group_member(page, live_server, django_user_model, username=REVIEWER, password=REVIEWER_PASSWORD,
+                                  group="Lead reviewers", migration="0003_lead_reviewers_group")
 
 
 def test_a_reviewer_finds_a_failed_lead_fixes_the_mapping_and_retries_it(
