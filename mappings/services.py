@@ -47,6 +47,50 @@ def crm_fields_create_for_form(*, crm_connection: CrmConnection, definition: dic
     return [field["label"] for field, result in zip(wanted, results) if result.success]
 
 
+def mapping_fields_suggested(*, integration: Integration) -> list[tuple[str, str, dict]]:
+    """The integration's unmapped sources a CRM custom field could be made for: (kind, key,
+    createFields object with the label and type it would get)."""
+    definition = form_definition(integration.form)
+    if definition is None:
+        return []
+    return engine.custom_field_suggestions(definition, list(integration.mappings.all()))
+
+
+def mapping_fields_create(*, integration: Integration, sources) -> list[dict]:
+    """The mapping editor's "create as a new CRM field": for each of these unmapped sources ((kind,
+    key) pairs), a CRM custom field with the label and type suggested for it (one the CRM already
+    has under that label is used as it is, never made twice), then the catalogue is reloaded and
+    the source's row mapped to it. Returns the rows mapped, each with its CRM field; a source that is
+    mapped already, unknown, or refused by the CRM is left as it was (MappingError when none is
+    left to do)."""
+    crm = integration.crm_connection
+    wanted = [(kind, key, field) for kind, key, field in mapping_fields_suggested(integration=integration)
+              if (kind, key) in set(sources)]
+    if not wanted:
+        raise MappingError("None of these sources is an unmapped field of the form: nothing to create.")
+    existing = {f["label"].casefold(): f["system_name"] for f in crm_field_catalogue(crm) if f.get("is_custom")}
+    missing = [field for _, _, field in wanted if field["label"].casefold() not in existing]
+    if missing:  # HTTP: outside any transaction
+        crm_client(crm).create_fields(missing)
+        crm_fields_load(connection=crm)
+        existing = {f["label"].casefold(): f["system_name"] for f in crm_field_catalogue(crm) if f.get("is_custom")}
+    taken = set(integration.mappings.exclude(crm_field="").values_list("crm_field", flat=True))
+    mapped = []
+    for kind, key, field in wanted:
+        system_name = existing.get(field["label"].casefold())
+        if not system_name or system_name in taken:
+            continue
+        row = integration.mappings.get(source_kind=kind, source_key=key)
+        row.crm_field, row.enabled = system_name, True
+        if kind == FieldMapping.SourceKind.CONSENT:
+            row.transform = "one_zero"  # the field made for a consent is a yes/no (bit) field
+        row.save(update_fields=["crm_field", "enabled", "transform"])
+        taken.add(system_name)
+        mapped.append({"source_kind": kind, "source_key": key, "source_label": row.source_label,
+                       "crm_field": system_name, "label": field["label"]})
+    return mapped
+
+
 def integration_mappings_complete(*, integration: Integration) -> int:
     """Give every source of the form's newest version a mapping row, auto-mapped to the CRM's
     fields (LGF-103): all of them for a new integration, the ones a newer form version added for

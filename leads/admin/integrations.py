@@ -23,6 +23,7 @@ from leads import tasks
 from leads.admin.common import queue_after_commit
 from leads.admin.mappings import FieldMappingInline, is_preview, mapping_preview, newest_lead
 from leads.integrations import (
+    MAX_SYNC_MINUTES,
     integration_pause,
     integration_recreate,
     integration_resume,
@@ -31,9 +32,14 @@ from leads.integrations import (
 )
 from mappings.forms import source_name
 from mappings.models import FieldMapping, Integration
-from mappings.services import integration_mapping_reviewed, mapping_export, mapping_import
+from mappings.services import (
+    integration_mapping_reviewed,
+    mapping_export,
+    mapping_fields_create,
+    mapping_fields_suggested,
+    mapping_import,
+)
 
-MAX_SYNC_MINUTES = 7 * 24 * 60  # a week: a pull window longer than that is a backfill, not a schedule
 MAX_MAPPING_FILE_BYTES = 2 * 1024 * 1024
 
 
@@ -42,6 +48,17 @@ class BackfillForm(forms.Form):
         min_value=1, max_value=90, initial=90, label="Days",
         help_text="Re-pull the leads submitted in this many past days (1 to 90).",
     )
+
+
+class CreateCrmFieldsForm(forms.Form):
+    sources = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple, label="Create as new CRM fields",
+        help_text="Each ticked source gets a CRM custom field with this label and type, and its row is mapped to it "
+                  "(a field the CRM already has under that label is used, not made twice).")
+
+    def __init__(self, *args, choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sources"].choices = choices
 
 
 class MappingImportForm(forms.Form):
@@ -233,6 +250,8 @@ class IntegrationAdmin(admin.ModelAdmin):
             path("<int:pk>/mapping-reviewed/", view(self.mapping_reviewed_view), name="%s_%s_mapping_reviewed" % info),
             path("<int:pk>/export-mapping/", view(self.export_mapping_view), name="%s_%s_export_mapping" % info),
             path("<int:pk>/import-mapping/", view(self.import_mapping_view), name="%s_%s_import_mapping" % info),
+            path("<int:pk>/create-crm-fields/", view(self.create_crm_fields_view),
+                 name="%s_%s_create_crm_fields" % info),
         ] + super().get_urls()
 
     def _integration(self, request, pk, *, change=True):
@@ -266,6 +285,31 @@ class IntegrationAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.opts, "original": integration, "form": form,
                    "runs_url": runs_url, "title": f"Backfill {integration}"}
         return TemplateResponse(request, "admin/leads/integration/backfill.html", context)
+
+    def create_crm_fields_view(self, request, pk):
+        """The mapping editor's "create as a new CRM field" (twin of `leadsync mapping create-fields`):
+        the unmapped sources with the label and type their field would get; the ticked ones are made
+        in the CRM and mapped."""
+        integration = self._integration(request, pk)
+        if not self._can_import_mapping(request):
+            raise PermissionDenied
+        suggestions = mapping_fields_suggested(integration=integration)
+        choices = [(f"{kind}:{key}", f"{field['label']} ({field['dataType']}, from a {kind})")
+                   for kind, key, field in suggestions]
+        form = CreateCrmFieldsForm(request.POST or None, choices=choices)
+        if request.method == "POST" and form.is_valid():
+            sources = {tuple(value.split(":", 1)) for value in form.cleaned_data["sources"]}
+            try:
+                mapped = mapping_fields_create(integration=integration, sources=sources)
+            except LeadSyncError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"Created and mapped {len(mapped)} CRM field(s): "
+                                           + ", ".join(f"{m['source_label']} → {m['crm_field']}" for m in mapped) + ".")
+                return redirect(self._change_url(integration))
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "original": integration, "form": form,
+                   "title": f"Create CRM fields for {integration}"}
+        return TemplateResponse(request, "admin/leads/integration/create_crm_fields.html", context)
 
     def _button(self, request, pk, call, done):
         """A button of the page: POST only (it changes something), the service's refusal as a warning."""

@@ -6,7 +6,13 @@ import json
 
 from leads.cli.base import subcommand, usage
 from leads.cli.integrations import form_named, integration_of, read_mapping_document
-from mappings.services import integration_mapping_reviewed, mapping_export, mapping_import
+from mappings.services import (
+    integration_mapping_reviewed,
+    mapping_export,
+    mapping_fields_create,
+    mapping_fields_suggested,
+    mapping_import,
+)
 
 
 def register(subparsers):
@@ -22,6 +28,10 @@ def register(subparsers):
     p = subcommand(actions, "reviewed", reviewed,
                    help="clear the \"mapping needs review\" flag a new form version raised")
     p.add_argument("form_id", metavar="FORM_ID")
+    p = subcommand(actions, "create-fields", create_fields,
+                   help="create CRM custom fields for unmapped sources and map them (without SOURCE: list them)")
+    p.add_argument("form_id", metavar="FORM_ID")
+    p.add_argument("sources", nargs="*", metavar="KIND:KEY", help="e.g. question:12, hidden:utm_source, consent:3")
 
 
 def export(command, options):
@@ -69,4 +79,26 @@ def reviewed(command, options):
         text = f"Mapping of form {form.linkedin_id} ({form}) was not flagged for review: nothing to clear."
     command.emit({"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "was_flagged": bool(review),
                   "review": review}, text=text)
+    return True
+
+
+def create_fields(command, options):
+    """Without sources, the unmapped ones a CRM field could be made for; with them, made and mapped."""
+    form = form_named(options["form_id"])
+    integration = integration_of(form)
+    if not options["sources"]:
+        suggested = [{"source": f"{kind}:{key}", "label": field["label"], "data_type": field["dataType"]}
+                     for kind, key, field in mapping_fields_suggested(integration=integration)]
+        command.emit({"ok": True, "form_id": form.linkedin_id, "suggested": suggested},
+                     text="\n".join([f"Unmapped sources of form {form.linkedin_id} a CRM field can be made for:"]
+                                    + [f"  {s['source']}: {s['label']} ({s['data_type']})" for s in suggested])
+                     if suggested else f"Every source of form {form.linkedin_id} is mapped.")
+        return True
+    sources = {tuple(value.split(":", 1)) for value in options["sources"]}
+    if any(len(source) != 2 for source in sources):
+        raise usage("Each source is KIND:KEY, e.g. question:12 or hidden:utm_source.")
+    mapped = mapping_fields_create(integration=integration, sources=sources)
+    command.emit({"ok": True, "form_id": form.linkedin_id, "mapped": mapped},
+                 text="\n".join([f"Created and mapped {len(mapped)} CRM field(s):"]
+                                + [f"  {m['source_label']} -> {m['crm_field']}" for m in mapped]))
     return True

@@ -92,3 +92,30 @@ def test_a_form_with_an_integration_goes_to_it_instead_of_enabling_twice(admin_c
     response = admin_client.get(reverse("admin:connectors_leadform_enable", args=[discovered.pk]))
     assert response.status_code == 302
     assert response.url == reverse("admin:mappings_integration_change", args=[Integration.objects.get().pk])
+
+
+def test_the_mapping_editor_creates_a_crm_field_for_an_unmapped_source_and_maps_it(admin_client, discovered, cli):
+    assert cli("enable", discovered.linkedin_id, "--crm", "crm", "--no-create-fields").code == 0
+    integration = Integration.objects.get(form=discovered)
+    change = admin_client.get(reverse("admin:mappings_integration_change", args=[integration.pk])).content.decode()
+    url = reverse("admin:mappings_integration_create_crm_fields", args=[integration.pk])
+    assert url in change
+    offered = choices(admin_client.get(url).content.decode(), "sources")
+    assert offered
+    custom_before = SandboxCrmField.objects.filter(is_custom=True).count()
+
+    response = admin_client.post(url, {"sources": offered[:1]}, follow=True)
+
+    assert "Created and mapped 1 CRM field(s)" in response.content.decode()
+    kind, key = offered[0].split(":", 1)
+    row = FieldMapping.objects.get(integration=integration, source_kind=kind, source_key=key)
+    assert row.crm_field and SandboxCrmField.objects.filter(is_custom=True).count() == custom_before + 1
+    assert offered[0] not in choices(admin_client.get(url).content.decode(), "sources"), "mapped now"
+
+    # The CLI twin: list what could be made, then make one; one the CRM has is never made twice.
+    listed = cli("mapping", "create-fields", discovered.linkedin_id, "--json")
+    assert listed.code == 0 and offered[0] not in [s["source"] for s in listed.json["suggested"]]
+    second = listed.json["suggested"][0]["source"]
+    made = cli("mapping", "create-fields", discovered.linkedin_id, second, "--json")
+    assert made.code == 0 and [m["source_key"] for m in made.json["mapped"]] == [second.split(":", 1)[1]]
+    assert cli("mapping", "create-fields", discovered.linkedin_id, second).code == 1, "nothing left to do for it"
