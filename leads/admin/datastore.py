@@ -15,7 +15,7 @@ from datetime import datetime
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_list import result_headers
-from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR
+from django.contrib.admin.views.main import ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -174,7 +174,12 @@ def csv_response(request, *, columns: list[Column], leads, filename: str) -> Str
     """`leads` (a queryset) as a streamed CSV download: a header row of the columns' labels,
     then one row per lead, read EXPORT_CHUNK_SIZE at a time and never all held in memory. UTF-8
     without a byte order mark. Who exported what is logged: personal data left the server."""
-    logger.info("%s exported leads as CSV (%s): %s", request.user.get_username(), filename, request.get_full_path())
+    # The filters, but never what was searched for: a search can be an e-mail address (personal data).
+    query = request.GET.copy()
+    if query.get(SEARCH_VAR):
+        query[SEARCH_VAR] = "[search]"
+    logger.info("%s exported leads as CSV (%s): %s?%s", request.user.get_username(), filename, request.path,
+                query.urlencode())
     writer = csv.writer(_Echo())
 
     def lines():

@@ -334,3 +334,10 @@ def test_who_exported_what_is_logged(admin_client, form, ada, caplog):
         b"".join(admin_client.get(form_export_url(form, "?state__exact=synced")).streaming_content)
     assert any("exported leads as CSV" in r.getMessage() and "state__exact=synced" in r.getMessage()
                for r in caplog.records)
+
+
+def test_the_export_log_never_holds_what_was_searched_for(admin_client, form, ada, caplog):
+    with caplog.at_level("INFO", logger="leads.admin.datastore"):
+        b"".join(admin_client.get(form_export_url(form, f"?q={ada.email}")).streaming_content)
+    [record] = [r for r in caplog.records if "exported leads as CSV" in r.getMessage()]
+    assert ada.email not in record.getMessage() and "%5Bsearch%5D" in record.getMessage()
