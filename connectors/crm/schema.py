@@ -46,6 +46,11 @@ INTEGER_TYPES = frozenset({"int", "integer"})
 NUMBER_TYPES = INTEGER_TYPES | {"number", "float", "decimal", "currency"}
 
 
+# Our clock and the CRM's disagree a little: a read by timestamp (getLeadsDateRange) reaches this
+# far beyond the moments it needs, on both sides.
+CLOCK_MARGIN_SECONDS = 10 * 60
+
+
 def max_length(system_name):
     """The documented length limit of a standard field, or None."""
     return STANDARD_FIELDS.get(system_name)

@@ -30,7 +30,7 @@ OPPORTUNITY = "contactWithOpp"
 
 # Our clock and the CRM's disagree a little, and `synced_at` is stamped after the CRM wrote the lead:
 # the date-range read reaches this far beyond the moments it needs on both sides.
-CRM_CLOCK_MARGIN = timedelta(minutes=10)
+CRM_CLOCK_MARGIN = timedelta(seconds=schema.CLOCK_MARGIN_SECONDS)
 
 
 _LEAD_STATE_COLUMNS = {

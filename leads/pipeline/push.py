@@ -7,8 +7,11 @@ CRM gives when asked by e-mail. The CRM dedupes on the e-mail address (a create 
 refused with 301), so:
 - a lead with a CRM id is updated (updateLeadsV2); when the CRM no longer has that lead (404) it
   is created again;
-- a lead tried before without a CRM id may have been created by a create whose answer was lost:
-  its e-mail is looked up before it is created;
+- a create whose answer did not come (a timeout, a 5xx, a lost answer) is healed in the same run:
+  one read of what the CRM created since the call began (by create time, matched by e-mail) gives
+  the created leads their CRM ids, and the others are created again;
+- a lead tried before without a CRM id (the process died, or the CRM stayed away) may have been
+  created by a create whose answer was lost: its e-mail is looked up before it is created;
 - of one person's submissions in a batch only the oldest is created, the later ones update it,
   oldest first, so the CRM ends with the newest answers;
 - a 301 is a lead the CRM already has: it is looked up by e-mail and updated.
@@ -16,7 +19,9 @@ A lead the CRM refuses is failed with the CRM's message; the batch goes on (LGF-
 mapping could not fill never stops its lead (LGF-109, in the mapping engine).
 """
 
+import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models.functions import Lower
@@ -26,18 +31,22 @@ from connectors.clients import crm_client
 from connectors.crm import schema
 from connectors.crm.client import CrmClient
 from connectors.crm_connections import crm_field_catalogue
-from connectors.exceptions import HostError, ServerError
+from connectors.exceptions import ApiError, HostError, ServerError
 from leads.models import Lead, SyncRun
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
 
+logger = logging.getLogger(__name__)
+
 DUPLICATE_NOT_FOUND = "The CRM reports this e-mail as a duplicate (301) but no lead with it was found."
 ANSWER_LOST = ("The CRM's answer to createLeads was lost ({error}); the next push looks this lead up by "
                "e-mail before creating it.")
+# How many lost createLeads answers one push heals in place before it leaves the rest to the next run.
+MAX_HEALS = 3
 # A plan converges in a few steps (look up, create, look up the duplicates, update, create the
 # deleted ones again); this bounds a CRM that keeps contradicting itself.
-MAX_STEPS = 12
+MAX_STEPS = 16
 
 
 # --- the plan (pure) ----------------------------------------------------------------------------
@@ -129,6 +138,7 @@ class Pusher:
     def __init__(self, integration: Integration, client: CrmClient | None = None, lock=None):
         self.integration = integration
         self.lock = lock  # renewed before every CRM call: the push never outlives its lock
+        self._heals = 0   # lost createLeads answers healed in this push
         self.objects = {}  # lead pk -> the CRM object of the batch being pushed
         self.client = client or crm_client(integration.crm_connection)
         self.mappings = list(integration.mappings.all())
@@ -177,7 +187,7 @@ class Pusher:
                 if plan.look_up:
                     self._look_up(plan.look_up, known, asked)
                 elif plan.create:
-                    self._create(plan.create, known, counts)
+                    self._create(plan.create, known, asked, counts)
                 elif plan.update:
                     self._update(plan.update, known, counts)
         except (HostError, ServerError):
@@ -216,15 +226,21 @@ class Pusher:
             if match and match.get("id"):
                 known[item.email] = str(match["id"])
 
-    def _create(self, items, known, counts):
-        """createLeads. Never retried once it may have reached the CRM (see CrmClient.create_leads):
-        a lost answer is recorded on the leads and raised, and the next push looks them up. The
-        attempt is recorded before the call: a process that dies during it leaves leads the next
-        push knows it tried, and looks up before creating them again."""
+    def _create(self, items, known, asked, counts):
+        """createLeads. Never resent blindly once it may have reached the CRM (see
+        CrmClient.create_leads): after a timeout, a 5xx or a lost answer, what the CRM created is
+        found out in one read (`_find_created`) and the rest is created in the next step; when the
+        CRM stays away, the lost answer is recorded on the leads and raised, and the next push looks
+        them up. The attempt is recorded before the call: a process that dies during it leaves leads
+        the next push knows it tried, and looks up before creating them again."""
         Lead.objects.bulk_update([item.lead for item in items], ["attempts", "last_attempt_at"])
+        started = timezone.now()
         try:
             results = self.client.create_leads([self.objects[item.lead.pk] for item in items])
         except (HostError, ServerError) as exc:
+            if self._heals < MAX_HEALS and self._find_created(items, known, asked, since=started, error=exc):
+                self._heals += 1
+                return
             leads = [item.lead for item in items]
             for lead in leads:
                 lead.last_error = ANSWER_LOST.format(error=exc.message)
@@ -241,6 +257,30 @@ class Pusher:
             else:
                 item.done = True
                 self._fail(item.lead, _crm_error(result), counts)
+
+    def _find_created(self, items, known, asked, *, since, error) -> bool:
+        """After a createLeads whose answer did not come: wait as the retry policy says, then read
+        the leads the CRM created since the call began (getLeadsDateRange by create time, one call,
+        matched by e-mail) and adopt their CRM ids; the others were not created and are created in
+        the next step (their e-mails count as asked, so they are not looked up one by one). False
+        when the CRM cannot be read either: the caller gives up for this run."""
+        policy = self.client.retry
+        policy.sleep(policy.delay(1, error))
+        margin = timedelta(seconds=schema.CLOCK_MARGIN_SECONDS)
+        try:
+            created = self.client.get_leads_date_range(since - margin, timezone.now() + margin, timestamp="create",
+                                                       fields=["id", schema.EMAIL_FIELD])
+        except ApiError:
+            return False
+        ids = {str(lead.get(schema.EMAIL_FIELD) or "").strip().lower(): str(lead["id"])
+               for lead in created if lead.get("id")}
+        for item in items:
+            asked.add(item.email)
+            if item.email in ids:
+                known[item.email] = ids[item.email]
+        logger.warning("%s: createLeads answered %s; %d of %d leads were created by it and are adopted, the others "
+                       "are created again", self.integration, error, sum(i.email in ids for i in items), len(items))
+        return True
 
     def _update(self, pairs, known, counts):
         """updateLeadsV2 by CRM id; a CRM lead that no longer exists (404) makes its lead be created again."""

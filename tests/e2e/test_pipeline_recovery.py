@@ -35,15 +35,38 @@ def test_one_rejected_lead_does_not_block_the_batch(cli, event_integration):
     assert any(f["linkedin_id"] == victim.linkedin_id for f in run["failed_leads"])
 
 
-def test_a_lost_create_answer_does_not_double_leads(cli, event_integration):
+def test_a_lost_create_answer_is_healed_in_the_same_run_without_doubling_leads(cli, event_integration):
+    from sandbox.crm.models import CrmCall
+
     crm_fault(drop_next=1)  # the CRM creates the first batch, then the answer is lost (HTTP 502)
     result = cli("sync", "--days", "90", "--json")
-    assert result.code == 1, "the run failed: the CRM's answer was lost"
+
+    assert result.code == 0, "the CRM came back within the retry budget: the run succeeded"
+    emails = crm_emails()
+    assert emails and len(emails) == len(set(emails)) == CrmLead.objects.count(), "none doubled"
+    assert not Lead.objects.filter(state="pending").exists(), "none left behind"
+    assert CrmCall.objects.filter(method="getLeadsDateRange").count() == 1, "what was created: one read"
+    assert not CrmCall.objects.filter(method="getLeads").exists(), "no look-up per e-mail"
+
+
+def test_a_create_answer_lost_for_good_is_healed_by_the_next_run(cli, event_integration, monkeypatch):
+    from connectors.crm.client import CrmClient
+    from connectors.exceptions import ServerError
+
+    def unreadable(self, *args, **kwargs):
+        raise ServerError("CRM getLeadsDateRange failed on the CRM's side", status=503)
+
+    crm_fault(drop_next=1)  # the CRM creates the first batch, then the answer is lost (HTTP 502) ...
+    monkeypatch.setattr(CrmClient, "get_leads_date_range", unreadable)  # ... and it cannot be read this run
+    result = cli("sync", "--days", "90", "--json")
+    monkeypatch.undo()
+    assert result.code == 1, "the CRM did not come back within the retry budget"
     created_while_lost = CrmLead.objects.count()
     assert created_while_lost > 0
     assert not Lead.objects.filter(state="synced").exists()
     assert Lead.objects.filter(state="pending", attempts=1).exists()
 
+    crm_fault(reset=True)
     result = cli("sync", "--json")
     assert result.code == 0, result.err
     emails = crm_emails()
