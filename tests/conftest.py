@@ -2,9 +2,43 @@
 variables; run outside it, tests that need them are skipped, unless LEADSYNC_REQUIRE_SERVICES=1
 (set by `make test`), when a missing service is an error."""
 
+import ipaddress
 import os
+import socket
 
 import pytest
+
+
+_connect = socket.socket.connect
+_connect_ex = socket.socket.connect_ex
+
+
+def _loopback_only(sock, address):
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise OSError(f"a test tried to reach {host}: tests only talk to loopback addresses")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def only_loopback():
+    """No test reaches anything but this machine's loopback addresses (the sandbox, Redis,
+    PostgreSQL): a request meant for LinkedIn or the CRM fails at once instead of leaving."""
+    def connect(sock, address):
+        _loopback_only(sock, address)
+        return _connect(sock, address)
+
+    def connect_ex(sock, address):
+        _loopback_only(sock, address)
+        return _connect_ex(sock, address)
+
+    socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
+    yield
+    socket.socket.connect, socket.socket.connect_ex = _connect, _connect_ex
 
 
 def _service_url(var, what):

@@ -5,6 +5,12 @@ it at the private PostgreSQL server it started)."""
 
 import os
 
+# Hermetic: a developer's .env never leaks in, and every external URL points at a closed loopback
+# port unless a test points it at the sandbox (tests/conftest.py also refuses any other address).
+os.environ.setdefault("LEADSYNC_ENV_FILE", os.path.join(os.path.dirname(__file__), "no-such.env"))
+os.environ.setdefault("LINKEDIN_API_URL", "http://127.0.0.1:9/linkedin")
+os.environ.setdefault("LINKEDIN_OAUTH_URL", "http://127.0.0.1:9/linkedin/oauth/v2")
+os.environ.setdefault("LEADGEN_CRM_API_URL", "http://127.0.0.1:9/crm/pubapi/v1.2/")
 os.environ.setdefault("LEADSYNC_SANDBOX", "1")
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("DATABASE_URL", "sqlite:///test-db.sqlite3")

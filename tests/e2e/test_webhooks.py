@@ -15,7 +15,7 @@ from sandbox.linkedin import models as li
 from sandbox.linkedin.services import lead_delete, lead_submit
 from sandbox.linkedin.webhooks import deliver
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.postgres]
 
 
 @pytest.fixture
