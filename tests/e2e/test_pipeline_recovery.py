@@ -6,6 +6,7 @@ import pytest
 from leads.pipeline import locks, sync
 from leads.models import Lead, SyncRun
 from sandbox.crm.models import CrmLead
+from sandbox.linkedin import models as li
 from tests.e2e.conftest import crm_fault
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.postgres]
@@ -152,3 +153,32 @@ def test_one_person_submitting_twice_makes_one_crm_lead_with_the_newest_answers(
     assert crm.data["firstName"] == "Newer"
     assert set(Lead.objects.filter(email="twice@example.com").values_list("crm_id", flat=True)) == {str(crm.lead_id)}
     assert not CrmCall.objects.filter(method="getLeads").exists()  # no lookup: one create, one update
+
+
+def test_a_pull_that_fails_after_its_first_page_leaves_the_watermark_and_the_next_sync_stores_every_lead(
+        cli, event_integration, monkeypatch, settings):
+    from connectors.exceptions import ServerError
+    from connectors.linkedin.client import LinkedInClient
+    from mappings.models import Integration
+
+    settings.LINKEDIN_PAGE_SIZE = 5  # several pages
+    original = LinkedInClient.lead_form_responses
+
+    def one_page_then_down(self, *args, **kwargs):
+        pages = original(self, *args, **kwargs)
+        yield next(pages)
+        raise ServerError("LinkedIn GET /rest/leadFormResponses: service unavailable", status=503)
+
+    monkeypatch.setattr(LinkedInClient, "lead_form_responses", one_page_then_down)
+    assert cli("sync").code == 1
+    stored_after_one_page = Lead.objects.count()
+    assert 0 < stored_after_one_page
+    assert Integration.objects.get(pk=event_integration.pk).watermark is None, "the window was not all committed"
+    monkeypatch.undo()
+
+    assert cli("sync").code == 0
+    window_start = SyncRun.objects.filter(state="succeeded").latest("pk").window_start
+    expected = set(li.Lead.objects.filter(form_version__form_id=int(event_integration.form.linkedin_id),
+                                          submitted_at__gte=window_start).values_list("id", flat=True))
+    stored = set(Lead.objects.filter(integration=event_integration).values_list("linkedin_id", flat=True))
+    assert expected and expected <= stored and len(stored) > stored_after_one_page

@@ -582,3 +582,23 @@ def test_the_notifications_list_says_how_many_are_waiting(admin_client):
     receive()
     page = admin_client.get(reverse("admin:leads_leadnotification_changelist")).content.decode()
     assert 'id="notifications-waiting"' in page and "1 notification waiting to be processed" in page
+
+
+def _readings(body):
+    """Every signature reading LinkedIn's wording allows, as the tests above accept them."""
+    digest = hex_hmac(body)
+    return {"hex of the body": digest, "prefixed hex": "hmacsha256=" + digest,
+            "hex of the prefixed body": hex_hmac(b"hmacsha256=" + body)}
+
+
+@pytest.mark.parametrize("reading", ["hex of the body", "prefixed hex", "hex of the prefixed body"])
+@pytest.mark.parametrize("miss", ["last digit changed", "cut short", "extended", "first half only"])
+def test_a_near_miss_of_an_accepted_signature_is_refused(client, queued, reading, miss):
+    body = body_of(payload())
+    good = _readings(body)[reading]
+    assert post(client, body, good).status_code == 200, "the reading itself is accepted"
+    LeadNotification.objects.all().delete()
+    bad = {"last digit changed": good[:-1] + ("0" if good[-1] != "0" else "1"), "cut short": good[:-1],
+           "extended": good + "0", "first half only": good[: len(good) // 2]}[miss]
+    assert post(client, body, bad).status_code == 401
+    assert not LeadNotification.objects.exists()

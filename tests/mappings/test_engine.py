@@ -644,3 +644,12 @@ def test_a_word_that_is_neither_is_a_field_error_for_both(word):
     for crm, transform, catalogue in (("Text_1", "yes_no", None), ("Optin_5a1", "none", _typed("Optin_5a1", "bit"))):
         value, outcome = _sent(word, crm, transform, catalogue)
         assert value is None and outcome["status"] == "error"
+
+
+def test_truncation_at_the_boundary_counts_characters_not_bytes():
+    lead = deepcopy(LEAD)
+    lead["answers"]["101"]["value"] = "é" * 50  # 50 characters, 100 bytes
+
+    result = apply_mapping(lead, [row("question", "101", "firstName")], None)
+
+    assert result.crm_object["firstName"] == "é" * 50 and outcome_of(result, "101")["status"] == "ok"
