@@ -4,6 +4,7 @@ works with, and what a LinkedIn member can sync."""
 from connectors.crm_connections import crm_connection_save
 from connectors.discovery import discovery_run
 from connectors.heartbeat import connections_heartbeat
+from connectors.keys import secrets_reencrypt
 from connectors.linkedin.forms import form_fields
 from connectors.models import LeadForm, LinkedInConnection
 from connectors.tokens import linkedin_connection_save_tokens
@@ -35,6 +36,11 @@ def register(subparsers):
     p = subcommand(subparsers, "discover", discover,
                    help="organizations, ad accounts, events and forms the member can read")
     p.add_argument("name", nargs="?", help="one LinkedIn connection (default: all)")
+
+    keys = subparsers.add_parser("keys", help="the keys of the secrets at rest")
+    keys_actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    subcommand(keys_actions, "rotate", keys_rotate,
+               help="re-encrypt every stored secret under the first key of FIELD_ENCRYPTION_KEY")
 
 
 def linkedin_connection_named(name, *, queryset=None) -> LinkedInConnection:
@@ -132,4 +138,13 @@ def discover(command, options):
               + (f", event {f['event']}" if f["event"] else "") + (", gone from LinkedIn" if f["gone_at"] else "")
               for f in form_rows]
     command.emit({"ok": True, "connections": results, "forms": form_rows}, text="\n".join(lines))
+    return True
+
+
+def keys_rotate(command, options):
+    counts = secrets_reencrypt()
+    command.emit({"ok": True, "reencrypted": counts},
+                 text="Re-encrypted under the first key of FIELD_ENCRYPTION_KEY: "
+                      + ", ".join(f"{n} {name}" for name, n in counts.items())
+                      + ". The other keys can now be removed from it.")
     return True
