@@ -26,7 +26,7 @@ from connectors.models import CrmConnection, LeadForm
 from connectors.subscriptions import lead_notifications_subscribe, lead_notifications_unsubscribe
 from leads.models import Lead, SyncRun
 from leads.pipeline.locks import integration_locked
-from leads.tasks import sweep_notifications, sync_integration
+from leads.tasks import purge_expired_personal_data, sweep_notifications, sync_integration
 from mappings.models import Integration
 from mappings.services import crm_fields_create_for_form, form_definition, integration_mappings_complete, mapping_import
 
@@ -95,25 +95,31 @@ def integration_enable(
 
 # --- the schedule -----------------------------------------------------------------------------------
 
-SWEEPER_TASK_NAME = "LeadSync: process waiting lead notifications"
+# The beat entries every install with an integration needs: (task, name, every, period, what it does).
+HOUSEKEEPING = (
+    (sweep_notifications, "LeadSync: process waiting lead notifications", 1, IntervalSchedule.MINUTES,
+     "Processes the stored LinkedIn lead notifications still waiting (their task could not be queued, was lost, "
+     "or waited for a running sync)."),
+    (purge_expired_personal_data, "LeadSync: purge expired personal data", 1, IntervalSchedule.DAYS,
+     "Clears the personal data of leads older than LEADSYNC_RETENTION_DAYS (nothing without the setting)."),
+)
 
 
-def sweeper_schedule_ensure() -> None:
-    """Make sure the beat entry of the notification sweeper exists (every minute unless an admin
-    changed it): every install with an integration needs one, even if the entry was deleted."""
-    if PeriodicTask.objects.filter(task=sweep_notifications.name).exists():
-        return
-    interval, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.MINUTES)
-    PeriodicTask.objects.get_or_create(name=SWEEPER_TASK_NAME, defaults={
-        "task": sweep_notifications.name, "interval": interval,
-        "description": "Processes the stored LinkedIn lead notifications still waiting (their task could not be "
-                       "queued, was lost, or waited for a running sync)."})
+def housekeeping_schedule_ensure() -> None:
+    """Make sure the housekeeping beat entries exist (the notification sweeper every minute, the
+    retention purge daily, unless an admin changed them), even if one was deleted."""
+    for task, name, every, period, description in HOUSEKEEPING:
+        if PeriodicTask.objects.filter(task=task.name).exists():
+            continue
+        interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
+        PeriodicTask.objects.get_or_create(name=name, defaults={"task": task.name, "interval": interval,
+                                                                "description": description})
 
 
 def integration_schedule(*, integration: Integration) -> PeriodicTask:
     """Create or update the beat entry that runs the integration; enabled only while it is active.
     The notification sweeper's entry is made sure of at the same time."""
-    sweeper_schedule_ensure()
+    housekeeping_schedule_ensure()
     interval, _ = IntervalSchedule.objects.get_or_create(
         every=integration.sync_every_minutes, period=IntervalSchedule.MINUTES
     )

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from leads import webhooks
+from leads import people, webhooks
 from leads.pipeline.locks import SyncBusy
 from leads.pipeline.sync import integration_sync, leads_retry_failed
 from leads.models import LeadNotification
@@ -50,6 +50,12 @@ def sweep_notifications():
     """Every minute (beat): the stored lead notifications still waiting, processed (see
     webhooks.notifications_sweep), so a notification never depends on the broker having been up."""
     return webhooks.notifications_sweep()
+
+
+@shared_task(name="leads.purge_expired_personal_data")
+def purge_expired_personal_data():
+    """Daily (beat): the personal data of leads older than LEADSYNC_RETENTION_DAYS, cleared."""
+    return {"purged": people.leads_retention_purge()}
 
 
 @shared_task(name="leads.process_lead_notification", bind=True, acks_late=True, max_retries=8)

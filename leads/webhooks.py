@@ -20,15 +20,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from connectors.crm import schema
 from connectors.exceptions import ApiError, BadPayload, NotFound
-from connectors.clients import crm_client
 from connectors.exceptions import NeedsReauthorization
 from connectors.linkedin.times import from_epoch_ms
 from connectors.payloads import loads
 from connectors.linkedin.urns import LEAD_RESPONSE, owner_urn, parse_urn, parse_versioned_form_urn
 from connectors.tokens import linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
+from leads.people import crm_lead_delete, lead_erase
 from leads.pipeline.locks import SyncBusy, integration_locked
 from leads.pipeline.pull import FormVersions, leads_store
 from leads.pipeline.push import leads_push
@@ -40,8 +39,6 @@ logger = logging.getLogger(__name__)
 # LinkedIn's lead notification signature: `X-LI-Signature`, an HMAC-SHA256 keyed with the app's
 # client secret, documented with this prefix.
 SIGNATURE_PREFIX = "hmacsha256="
-# What a deleted lead keeps: enough to recognise it, nothing about the person.
-DELETED_FIELDS = ("raw", "answers", "email", "field_outcomes", "submitter_urn", "last_error")
 # Field lengths of LeadNotification: a longer value is not a LinkedIn notification.
 MAX_LENGTHS = {"lead_urn": 250, "lead_id": 200, "form_id": 40, "lead_type": 30, "owner_urn": 100}
 
@@ -255,7 +252,7 @@ def _created(notification) -> tuple[str, str]:
             return LeadNotification.State.IGNORED, "LinkedIn returned a lead of another form."
         # A DELETED that was processed while this lead was being fetched found nothing to delete.
         if LeadNotification.objects.filter(lead_id=notification.lead_id, action=LeadNotification.Action.DELETED).exists():
-            _lead_scrub(lead)
+            lead_erase(lead)
             return LeadNotification.State.IGNORED, "LinkedIn has reported this lead deleted."
     if lead.state == Lead.State.SYNCED:
         return LeadNotification.State.PROCESSED, ""
@@ -293,41 +290,16 @@ def _deleted(notification) -> tuple[str, str]:
         return LeadNotification.State.PROCESSED, "LeadSync had not stored this lead: nothing to delete."
     try:
         with integration_locked(integration=lead.integration):
-            _lead_scrub(lead)
+            lead_erase(lead)
     except SyncBusy:
         # A running sync may hold the lead in a batch and write it back as synced (with a new CRM
         # id) after this scrub; applying the deletion again once it ends undoes that.
-        _lead_scrub(lead)
+        lead_erase(lead)
         raise NotificationDeferred(f"A sync of {lead.integration} was running; the deletion is applied again after it.") from None
     return LeadNotification.State.PROCESSED, _crm_lead_delete(lead)
 
 
-def _lead_scrub(lead) -> None:
-    """Mark the lead deleted and keep nothing about the person: the id stays so the lead is never
-    pulled again, the CRM id so the CRM record can still be found (and deleted)."""
-    Lead.objects.filter(pk=lead.pk).update(
-        state=Lead.State.DELETED, raw={"id": lead.linkedin_id, "deleted": True}, answers={}, email="",
-        field_outcomes=[], submitter_urn=None, last_error="", updated_at=timezone.now(),
-    )
-    lead.refresh_from_db(fields=["state", "crm_id", *DELETED_FIELDS])
-
-
 def _crm_lead_delete(lead) -> str:
     """Delete the lead's CRM record when LEADSYNC_DELETE_CRM_LEADS says so; returns a note for the
-    operator. A record another live lead also points at (the same e-mail submitted twice) stays."""
-    if not settings.LEADSYNC_DELETE_CRM_LEADS:
-        return ""
-    if not lead.crm_id:
-        return "The lead was never in the CRM."
-    crm = lead.integration.crm_connection
-    shared = (
-        Lead.objects.filter(crm_id=lead.crm_id, integration__crm_connection=crm)
-        .exclude(pk=lead.pk).exclude(state=Lead.State.DELETED).exists()
-    )
-    if shared:
-        return f"CRM lead {lead.crm_id} was kept: other leads share it."
-    [result] = crm_client(crm).delete_leads([lead.crm_id])
-    gone = (schema.NO_ROWS_AFFECTED_CODE, schema.RECORD_NOT_FOUND_CODE)
-    if not result.success and result.error_code not in gone:
-        raise ApiError(f"The CRM did not delete lead {lead.crm_id}: error {result.error_code}: {result.error_message}")
-    return ""
+    operator (see people.crm_lead_delete)."""
+    return crm_lead_delete(lead) if settings.LEADSYNC_DELETE_CRM_LEADS else ""

@@ -220,6 +220,8 @@ LEADSYNC_TOKEN_REFRESH_MARGIN_HOURS = env.int("LEADSYNC_TOKEN_REFRESH_MARGIN_HOU
 LEADSYNC_WEBHOOK_URL = env.str("LEADSYNC_WEBHOOK_URL", default="")
 # A lead notification is a few hundred bytes; anything far larger is not one (and is not hashed).
 LEADSYNC_WEBHOOK_MAX_BYTES = env.int("LEADSYNC_WEBHOOK_MAX_BYTES", default=64 * 1024)
+# Purge the personal data of leads submitted more than this many days ago (counts and ids kept); none: keep.
+LEADSYNC_RETENTION_DAYS = env.int("LEADSYNC_RETENTION_DAYS", default=None)
 # Honour a LinkedIn DELETED notification in the CRM too (deleteLeads), not only in LeadSync.
 LEADSYNC_DELETE_CRM_LEADS = env.bool("LEADSYNC_DELETE_CRM_LEADS", default=False)
 

@@ -332,7 +332,7 @@ def pushed(monkeypatch):
 @pytest.fixture
 def crm(monkeypatch):
     fake = FakeCrm()
-    monkeypatch.setattr(webhooks, "crm_client", lambda connection: fake)
+    monkeypatch.setattr("leads.people.crm_client", lambda connection: fake)
     return fake
 
 
