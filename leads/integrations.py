@@ -26,7 +26,7 @@ from connectors.models import CrmConnection, LeadForm
 from connectors.subscriptions import lead_notifications_subscribe, lead_notifications_unsubscribe
 from leads.models import Lead, SyncRun
 from leads.pipeline.locks import integration_locked
-from leads.tasks import purge_expired_personal_data, sweep_notifications, sync_integration
+from leads.tasks import purge_expired_personal_data, reconcile_integrations, sweep_notifications, sync_integration
 from mappings.models import Integration
 from mappings.services import crm_fields_create_for_form, form_definition, integration_mappings_complete, mapping_import
 
@@ -100,6 +100,9 @@ HOUSEKEEPING = (
     (sweep_notifications, "LeadSync: process waiting lead notifications", 1, IntervalSchedule.MINUTES,
      "Processes the stored LinkedIn lead notifications still waiting (their task could not be queued, was lost, "
      "or waited for a running sync)."),
+    (reconcile_integrations, "LeadSync: reconcile with LinkedIn's counts", 1, IntervalSchedule.DAYS,
+     "Compares each active integration's last days with LinkedIn's count of its leads and pulls the window "
+     "again where leads are missing."),
     (purge_expired_personal_data, "LeadSync: purge expired personal data", 1, IntervalSchedule.DAYS,
      "Clears the personal data of leads older than LEADSYNC_RETENTION_DAYS (nothing without the setting)."),
 )

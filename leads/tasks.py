@@ -5,6 +5,8 @@ import logging
 from celery import shared_task
 
 from leads import people, webhooks
+from connectors.exceptions import LeadSyncError
+from leads.pipeline import reconcile
 from leads.pipeline.locks import SyncBusy
 from leads.pipeline.sync import integration_sync, leads_retry_failed
 from leads.models import LeadNotification
@@ -50,6 +52,22 @@ def sweep_notifications():
     """Every minute (beat): the stored lead notifications still waiting, processed (see
     webhooks.notifications_sweep), so a notification never depends on the broker having been up."""
     return webhooks.notifications_sweep()
+
+
+@shared_task(name="leads.reconcile_integrations", acks_late=True)
+def reconcile_integrations(days=None):
+    """Daily (beat): every active integration's last days compared with LinkedIn's count, and
+    pulled again where leads are missing (pipeline.reconcile). One that fails is reported, the
+    others go on."""
+    results = {}
+    for integration in Integration.objects.filter(state=Integration.State.ACTIVE).select_related(
+            "form__owner__connection", "crm_connection"):
+        try:
+            results[integration.pk] = reconcile.integration_reconcile(integration=integration,
+                                                                      days=days or reconcile.DEFAULT_DAYS)["state"]
+        except LeadSyncError as exc:
+            results[integration.pk] = f"not reconciled: {exc}"
+    return results
 
 
 @shared_task(name="leads.purge_expired_personal_data")

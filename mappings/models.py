@@ -43,6 +43,12 @@ class Integration(models.Model):
         help_text="Set when a new form version changed the form's sources: the version, the sources it added "
                   "(given mapping rows at once) and those it no longer has. Empty once an admin reviewed the mapping.",
     )
+    reconciled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When LinkedIn's count of the form's leads was last compared with what is stored.")
+    reconcile_result = models.JSONField(
+        default=dict, blank=True,
+        help_text="The last reconciliation: the window, LinkedIn's count, what was stored before and after, and "
+                  "whether the window was pulled again.")
     webhook_subscriptions = models.JSONField(
         default=list, blank=True, help_text="Ids of the LinkedIn lead notification subscriptions for this form."
     )

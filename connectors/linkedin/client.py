@@ -192,6 +192,18 @@ class LinkedInClient:
         ]
         return self._pages(self.LEAD_FORM_RESPONSES_PATH, params)
 
+    def lead_form_responses_total(self, owner_urn, lead_type, *, start_ms, end_ms, versioned_form_urn=None):
+        """How many responses the finder has for these filters, as LinkedIn counts them
+        (`paging.total` of a one-element page), or None when the answer carries no total."""
+        params = [
+            ("q", "owner"), ("owner", _owner_record(owner_urn)), ("leadType", restli_record(leadType=lead_type)),
+            ("submittedAtTimeRange", restli_record(start=start_ms, end=end_ms)),
+            ("versionedLeadGenFormUrn", versioned_form_urn), ("count", 1), ("start", 0),
+        ]
+        body = self._get(self.LEAD_FORM_RESPONSES_PATH, build_query(params))
+        _, paging, _ = _page_parts(body, f"LinkedIn GET {self.LEAD_FORM_RESPONSES_PATH}")
+        return paging.get("total")
+
     def lead_form_response(self, response_id):
         """One response by id (e.g. to follow a CREATED notification)."""
         return self._get(f"{self.LEAD_FORM_RESPONSES_PATH}/{encode_path_key(response_id)}")

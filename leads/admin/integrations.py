@@ -154,17 +154,30 @@ class IntegrationAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "form", "crm_connection", "state", "lead_types", "sync_every_minutes",
                            "include_test_leads")}),
         ("Schedule and history", {"fields": ("periodic_task", "watermark", "last_sync_at", "webhook_subscriptions",
-                                             "torn_down_at", "recreated_at")}),
+                                             "torn_down_at", "recreated_at", "reconciled_at", "reconciliation")}),
         ("Preview", {"fields": ("preview",)}),
     )
     readonly_fields = (
         "form", "crm_connection", "periodic_task", "watermark", "webhook_subscriptions", "last_sync_at",
-        "torn_down_at", "recreated_at", "preview",
+        "torn_down_at", "recreated_at", "reconciled_at", "reconciliation", "preview",
     )
     inlines = [FieldMappingInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("form__owner", "crm_connection")
+
+    @admin.display(description="Last reconciliation")
+    def reconciliation(self, obj):
+        """LinkedIn's count against what is stored, in words."""
+        r = obj.reconcile_result or {}
+        if not r:
+            return "Not reconciled yet (daily, or `leadsync reconcile`)."
+        said = {"complete": "complete", "missing": "leads still missing", "unknown": "LinkedIn gave no count"}
+        text = (f"{said.get(r.get('state'), r.get('state'))}: LinkedIn counts {r.get('linkedin')}, "
+                f"{r.get('stored_before')} were stored")
+        if r.get("repulled"):
+            text += f"; the window was pulled again (run {r.get('run')}), {r.get('stored_after')} stored now"
+        return text + f" (window from {str(r.get('window_start', ''))[:16]})."
 
     def has_add_permission(self, request):
         # An integration is made whole by leads.integrations.integration_enable (CRM fields, the

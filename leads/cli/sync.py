@@ -3,7 +3,9 @@
 from leads.cli.base import failed, parse_since, subcommand, usage
 from leads.models import Lead, SyncRun
 from leads.pipeline.locks import SyncBusy
+from leads.pipeline.reconcile import DEFAULT_DAYS, integration_reconcile
 from leads.pipeline.sync import integrations_sync, leads_retry_failed
+from leads.pipeline.windows import MAX_BACKFILL_DAYS
 from mappings.models import Integration
 
 
@@ -16,6 +18,12 @@ def register(subparsers):
 
     p = subcommand(subparsers, "retry-failed", retry_failed, help="push failed leads again")
     p.add_argument("form_ids", nargs="*", metavar="FORM_ID")
+
+    p = subcommand(subparsers, "reconcile", reconcile, help="compare LinkedIn's counts with what is stored; "
+                                                            "pull again where leads are missing")
+    p.add_argument("form_ids", nargs="*", metavar="FORM_ID")
+    p.add_argument("--days", type=int, default=DEFAULT_DAYS, metavar="N",
+                   help=f"the last N days (default {DEFAULT_DAYS}, at most {MAX_BACKFILL_DAYS})")
 
 
 def _integrations(form_ids):
@@ -81,4 +89,21 @@ def _report_runs(command, runs, *, busy=(), named=False):
     if held and named:
         raise failed("; ".join(lines[-len(held):]), {"runs": rows, "busy": held})
     command.emit({"ok": True, "runs": rows, "busy": held}, text="\n".join(lines))
+    return True
+
+
+def reconcile(command, options):
+    days = options["days"]
+    if not 1 <= days <= MAX_BACKFILL_DAYS:
+        raise usage(f"--days must be between 1 and {MAX_BACKFILL_DAYS}, not {days}.")
+    rows, lines = [], []
+    for integration in _integrations(options["form_ids"]):
+        result = integration_reconcile(integration=integration, days=days)
+        rows.append({"form_id": integration.form.linkedin_id, "integration": integration.pk, **result})
+        line = (f"form {integration.form.linkedin_id}: {result['state']}; LinkedIn counts {result['linkedin']}, "
+                f"{result['stored_before']} stored")
+        lines.append(line + (f", pulled again: {result['stored_after']} stored now" if result["repulled"] else ""))
+    if any(r["state"] == "missing" for r in rows):
+        raise failed("; ".join(lines), {"integrations": rows})
+    command.emit({"ok": True, "integrations": rows}, text="\n".join(lines))
     return True
