@@ -190,9 +190,10 @@ class Pusher:
                     self._create(plan.create, known, asked, counts)
                 elif plan.update:
                     self._update(plan.update, known, counts)
-        except (HostError, ServerError):
-            # The CRM went away mid-batch: what it already settled is kept (the leads of the lost
-            # create recorded their own state in _create), the rest stays pending as it was.
+        except Exception:
+            # The CRM went away mid-batch, or the lock was taken over: what the CRM already settled
+            # is kept (the leads of a lost create recorded their own state in _create), the rest
+            # stays pending as it was.
             self._save([lead for lead in leads if lead.state != Lead.State.PENDING])
             raise
         for item in items:
