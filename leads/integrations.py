@@ -238,7 +238,11 @@ def integration_teardown(*, integration: Integration, purge: bool = False) -> di
     with `purge` delete its stored leads and runs (personal data). Waits for no running sync: if
     one holds the integration, SyncBusy is raised and nothing changes. Running it again on a
     torn-down integration finishes what was left (subscriptions LinkedIn refused to delete, a
-    purge)."""
+    purge); with nothing left it changes nothing and says so (`already`)."""
+    if integration.state == Integration.State.TORN_DOWN and not integration.webhook_subscriptions and not (
+            purge and integration.leads.exists()):
+        return {"integration": integration.pk, "form_id": integration.form.linkedin_id, "state": integration.state,
+                "already": True, "torn_down_at": integration.torn_down_at, "purged": None, "warnings": []}
     with integration_locked(integration=integration):
         warnings = integration_unsubscribe(integration=integration)
         with transaction.atomic():
@@ -254,7 +258,8 @@ def integration_teardown(*, integration: Integration, purge: bool = False) -> di
     integration.refresh_from_db()
     logger.info("integration %s torn down%s", integration, " and purged" if purge else "")
     return {"integration": integration.pk, "form_id": integration.form.linkedin_id, "state": integration.state,
-            "purged": purged if purge else None, "warnings": warnings}
+            "already": False, "torn_down_at": integration.torn_down_at, "purged": purged if purge else None,
+            "warnings": warnings}
 
 
 def integration_recreate(*, form: LeadForm, mapping: dict | None = None) -> dict:

@@ -451,6 +451,9 @@ class IntegrationAdmin(admin.ModelAdmin):
             except LeadSyncError as exc:
                 problems.append(f"{integration}: {exc}")
                 continue
+            if result["already"]:
+                problems.append(f"{integration} was already torn down: nothing was left to do.")
+                continue
             done += 1
             problems += result["warnings"]
         self.message_user(request, f"Tore down {done} integration(s)" + (" and purged their leads." if purge else

@@ -146,16 +146,13 @@ def resume(command, options):
 def teardown(command, options):
     form = form_named(options["form_id"])
     integration = integration_of(form)
-    already = integration.state == Integration.State.TORN_DOWN
-    left = bool(integration.webhook_subscriptions) or (options["purge"] and integration.leads.exists())
-    if already and not left:
-        when = f" on {integration.torn_down_at:%Y-%m-%d %H:%M} UTC" if integration.torn_down_at else ""
-        command.emit({"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state,
-                      "already": True, "purged": None, "warnings": []},
+    result = integration_teardown(integration=integration, purge=options["purge"])
+    if result["already"]:
+        when = f" on {result['torn_down_at']:%Y-%m-%d %H:%M} UTC" if result["torn_down_at"] else ""
+        command.emit({"ok": True, **result},
                      text=f"Integration of form {form.linkedin_id} ({form}) was already torn down{when}: nothing is "
                           "left to do. `leadsync recreate` brings it back.")
         return True
-    result = integration_teardown(integration=integration, purge=options["purge"])
     text = f"Integration of form {form.linkedin_id} ({form}) torn down: schedule removed"
     text += ", lead notifications unsubscribed" if not result["warnings"] else ""
     if result["purged"]:
