@@ -36,7 +36,17 @@ class Lead(models.Model):
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0, help_text="How many times the push was tried.")
     last_error = models.TextField(blank=True, help_text="Why the last push failed.")
+    error_code = models.CharField(
+        max_length=20, blank=True, db_index=True,
+        help_text="The last push's error: the CRM's error code, or lost / unreachable / mapping / contradiction.",
+    )
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    retries = models.PositiveIntegerField(
+        default=0, help_text="Pushes in a row that ended in an error that may pass (retried by themselves)."
+    )
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="A scheduled sync tries this pending lead again from then on."
+    )
     synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -50,6 +60,34 @@ class Lead(models.Model):
 
     def __str__(self):
         return self.email or self.linkedin_id
+
+
+class LeadAttempt(models.Model):
+    """One push of one lead: what was sent for, what the CRM answered, what became of the lead. The
+    lead's page lists them; they carry the CRM's words, never the lead's answers."""
+
+    class Outcome(models.TextChoices):
+        SYNCED = "synced", "Synced"
+        SYNCED_WITHOUT = "partial", "Synced without refused fields"
+        RETRY = "retry", "Will be retried"
+        FAILED = "failed", "Failed: waits for staff"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="push_attempts")
+    run = models.ForeignKey("SyncRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="attempts")
+    at = models.DateTimeField(db_index=True)
+    number = models.PositiveIntegerField(help_text="The lead's push number.")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    error_code = models.CharField(max_length=20, blank=True)
+    message = models.TextField(blank=True)
+    refused_fields = models.JSONField(default=list, blank=True, help_text="CRM fields left out after a refusal.")
+    crm_id = models.CharField("CRM lead ID", max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["lead", "at", "pk"]
+
+    def __str__(self):
+        return f"push {self.number} of {self.lead_id}: {self.get_outcome_display()}"
 
 
 class SyncRun(models.Model):

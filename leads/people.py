@@ -16,7 +16,7 @@ from django.utils import timezone
 from connectors.clients import crm_client
 from connectors.crm import schema
 from connectors.exceptions import ApiError
-from leads.models import Lead, LeadNotification
+from leads.models import Lead, LeadAttempt, LeadNotification
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ def _cleared(lead_id, marker) -> dict:
 def lead_erase(lead: Lead) -> None:
     """Mark the lead deleted and keep nothing about the person."""
     Lead.objects.filter(pk=lead.pk).update(state=Lead.State.DELETED, **_cleared(lead.linkedin_id, "deleted"))
+    # What the CRM said about a push may quote the lead's values (its e-mail, a refused value).
+    LeadAttempt.objects.filter(lead_id=lead.pk).update(message="")
     lead.refresh_from_db(fields=["state", "crm_id", *PERSONAL_FIELDS])
 
 
@@ -102,6 +104,7 @@ def leads_retention_purge(*, days=None, now=None) -> int:
     purged = 0
     for lead_id, linkedin_id in old.values_list("pk", "linkedin_id").iterator(chunk_size=1000):
         purged += Lead.objects.filter(pk=lead_id).update(**_cleared(linkedin_id, "purged"))
+        LeadAttempt.objects.filter(lead_id=lead_id).update(message="")
     if purged:
         logger.info("retention: cleared the personal data of %d lead(s) submitted before %s", purged, cutoff.date())
     return purged

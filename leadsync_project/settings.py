@@ -208,6 +208,12 @@ LEADSYNC_LOCK_TTL_SECONDS = env.int("LEADSYNC_LOCK_TTL_SECONDS", default=120)
 LEADSYNC_RETRY_ATTEMPTS = env.int("LEADSYNC_RETRY_ATTEMPTS", default=5)
 LEADSYNC_RETRY_BASE_DELAY = env.float("LEADSYNC_RETRY_BASE_DELAY", default=1.0)
 LEADSYNC_RETRY_MAX_DELAY = env.float("LEADSYNC_RETRY_MAX_DELAY", default=60.0)
+# A lead whose push ended in an error that may pass (the CRM away, a lost answer, a rate limit) is
+# pushed again by later scheduled syncs, this many times in a row at most, waiting twice as long
+# each time (from the base to the cap, seconds); then it is failed and waits for staff.
+LEADSYNC_LEAD_RETRIES = env.int("LEADSYNC_LEAD_RETRIES", default=8)
+LEADSYNC_LEAD_RETRY_DELAY = env.int("LEADSYNC_LEAD_RETRY_DELAY", default=60)
+LEADSYNC_LEAD_RETRY_MAX_DELAY = env.int("LEADSYNC_LEAD_RETRY_MAX_DELAY", default=3600)
 # Warn in the admin this many days before a token that cannot be renewed dies.
 LEADSYNC_REAUTH_WARNING_DAYS = env.int("LEADSYNC_REAUTH_WARNING_DAYS", default=30)
 # The site's public address, for links in e-mails (e.g. https://leadsync.example.com).

@@ -6,6 +6,7 @@ so the real URL never leaves this object: errors, logs and `repr()` only show `s
 """
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -41,6 +42,7 @@ class ObjectResult:
     error_code: int | None = None
     error_message: str | None = None
     error_detail: str | None = None  # the error's `data` (often names the field), shortened
+    error_fields: tuple[str, ...] = ()  # the fields of the sent object the error names (see named_fields)
 
 
 class _Throttle:
@@ -101,6 +103,46 @@ def _detail(data, limit=300):
     else:
         text = str(data)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_NAME_KEYS = ("field", "fields", "systemName", "system_name", "name", "param", "params", "parameter")
+
+
+def named_fields(error: dict, sent) -> tuple[str, ...]:
+    """The fields of the `sent` object that a per-object `error` names, in the object's order.
+
+    The shape of an error's `data` is not documented; what is seen names the field in several ways:
+    `{"field": "firstName", "reason": …}`, `{"fields": [...]}`, `{"firstName": "too long"}`, a list
+    or a bare string of names, or only the message ("Invalid parameters: firstName"). Every reading
+    is tried, and only names the object really carries count (an error cannot be about a field that
+    was not sent; `id` is never one: it says which lead, not what it holds)."""
+    if not isinstance(sent, dict) or not isinstance(error, dict):
+        return ()
+    keys = [key for key in sent if key != "id"]
+    named = set()
+
+    def collect(value, depth=0):
+        if depth > 3:
+            return
+        if isinstance(value, str):
+            if value in sent:
+                named.add(value)
+        elif isinstance(value, list):
+            for item in value[:50]:
+                collect(item, depth + 1)
+        elif isinstance(value, dict):
+            for key, item in list(value.items())[:50]:
+                if key in _NAME_KEYS:
+                    collect(item, depth + 1)
+                elif key in sent:
+                    named.add(key)
+
+    collect(error.get("data"))
+    if not named:
+        text = " ".join(part for part in (error.get("message"), error.get("data")) if isinstance(part, str))
+        words = set(re.findall(r"[A-Za-z0-9_]+", text))
+        named = {key for key in keys if key in words}
+    return tuple(key for key in keys if key in named)
 
 
 def _to_id(value):
@@ -259,10 +301,11 @@ class CrmClient:
             raise BadPayload(f"CRM {method}: result {index} is not an object")
         success = entry.get("success") in (True, "1", "true")
         error = entry.get("error")
-        code, message, detail = None, None, None
+        code, message, detail, fields = None, None, None, ()
         if isinstance(error, dict):
             code, message = to_int(error.get("code")), error.get("message")
             detail = _detail(error.get("data"))
+            fields = named_fields(error, sent)
         elif error:
             message = str(error)
         lead_id = _to_id(entry.get("id"))
@@ -272,7 +315,7 @@ class CrmClient:
         elif lead_id is None and isinstance(sent, dict):
             lead_id = _to_id(sent.get("id"))
         return ObjectResult(index, success, lead_id, code, self._scrub(message) if message else None,
-                            self._scrub(detail) if detail else None)
+                            self._scrub(detail) if detail else None, fields)
 
     def _pages(self, method, params, key, page_size, *, normalise=False):
         if not 1 <= page_size <= schema.MAX_OBJECTS:

@@ -63,3 +63,9 @@ RATE_LIMIT_CODES = frozenset({107, 209})
 ENTRY_EXISTS_CODE = 301      # createLeads: a lead with this e-mail exists
 NO_ROWS_AFFECTED_CODE = 302  # an update that changed nothing (the lead already says so)
 RECORD_NOT_FOUND_CODE = 404  # updateLeadsV2 / deleteLeads: no lead with that id
+# Per-object errors that may be about one field's value (invalid parameters, object malformed, a
+# foreign key such as ownerID or campaignID that does not exist): when the error names fields the
+# object carries, the object is sent again without them.
+FIELD_ERROR_CODES = frozenset({205, 208, 303})
+# Per-object errors that may pass by themselves: the lead is tried again later, boundedly.
+TRANSIENT_OBJECT_CODES = RATE_LIMIT_CODES | {DAILY_LIMIT_CODE, 999}

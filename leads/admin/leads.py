@@ -4,6 +4,7 @@ now, the answers as the member gave them, and a retry."""
 import json
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -76,14 +77,15 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
         "__str__", "integration", "state", "lead_type", "submitted_at", "test_lead", "crm_id", "attempts", "last_error",
         "mapping",
     )
-    list_filter = ("state", FieldProblemsFilter, "lead_type", "test_lead", "integration")
+    list_filter = ("state", FieldProblemsFilter, "error_code", "lead_type", "test_lead", "integration")
     search_fields = ("email", "linkedin_id", "crm_id")
     list_select_related = ("integration", "integration__form")
     date_hierarchy = "submitted_at"
     # The last error, the outcomes, the answers and the payload are shown by the page's template
     # (a banner, tables, a folded payload), not as JSON.
     fieldsets = (
-        (None, {"fields": ("state", "integration", "email", "crm_id", "attempts", "last_attempt_at", "synced_at")}),
+        (None, {"fields": ("state", "integration", "email", "crm_id", "attempts", "last_attempt_at", "error_code",
+                           "retries", "retry_at", "synced_at")}),
         ("LinkedIn", {"classes": ("collapse",), "fields": (
             "linkedin_id", "form_version", "lead_type", "submitted_at", "test_lead", "submitter_urn",
             "associated_entity_urn", "campaign_urn", "created_at", "updated_at",
@@ -161,6 +163,8 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
             "answers": lead_answers(lead),
             "raw": json.dumps(lead.raw, indent=2, ensure_ascii=False, sort_keys=True),
             "deleted": deleted,
+            "attempts": list(lead.push_attempts.select_related("run").order_by("at", "pk")),
+            "retry_limit": settings.LEADSYNC_LEAD_RETRIES,
             "retry_url": reverse("admin:leads_lead_retry", args=[lead.pk]) if lead.state == Lead.State.FAILED else "",
         }
 

@@ -15,8 +15,13 @@ refused with 301), so:
 - of one person's submissions in a batch only the oldest is created, the later ones update it,
   oldest first, so the CRM ends with the newest answers;
 - a 301 is a lead the CRM already has: it is looked up by e-mail and updated.
-A lead the CRM refuses is failed with the CRM's message; the batch goes on (LGF-110). A field the
-mapping could not fill never stops its lead (LGF-109, in the mapping engine).
+A field never sinks its lead (LGF-109): the mapping engine leaves out what it cannot fill, and when
+the CRM refuses a lead for fields it names (205 and its kin), the lead is sent again without them
+and synced, the refusal recorded on those fields. A lead the CRM refuses as a whole is failed with
+the CRM's message; the batch goes on (LGF-110). A push that ends in an error that may pass (the CRM
+away, a lost answer, a rate limit) leaves its leads pending, to be tried again by later scheduled
+syncs with a growing delay, a bounded number of times in a row; then they are failed and wait for
+staff. Every push of a lead is recorded (LeadAttempt), for its page.
 """
 
 import logging
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -32,7 +38,8 @@ from connectors.crm import schema
 from connectors.crm.client import CrmClient
 from connectors.crm_connections import crm_field_catalogue
 from connectors.exceptions import ApiError, HostError, ServerError
-from leads.models import Lead, SyncRun
+from leads.models import Lead, LeadAttempt, SyncRun
+from leads.pipeline.locks import LockLost
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
@@ -42,6 +49,9 @@ logger = logging.getLogger(__name__)
 DUPLICATE_NOT_FOUND = "The CRM reports this e-mail as a duplicate (301) but no lead with it was found."
 ANSWER_LOST = ("The CRM's answer to createLeads was lost ({error}); the next push looks this lead up by "
                "e-mail before creating it.")
+CONTRADICTED = "The CRM's answers about this lead kept contradicting each other; retry it."
+# Lead.error_code for errors that are not the CRM's own codes.
+LOST, UNREACHABLE, MAPPING, CONTRADICTION = "lost", "unreachable", "mapping", "contradiction"
 # How many lost createLeads answers one push heals in place before it leaves the rest to the next run.
 MAX_HEALS = 3
 # A plan converges in a few steps (look up, create, look up the duplicates, update, create the
@@ -135,11 +145,14 @@ def _crm_error(result) -> str:
 class Pusher:
     """Pushes batches of one integration's leads; keeps the mapping and catalogue loaded once."""
 
-    def __init__(self, integration: Integration, client: CrmClient | None = None, lock=None):
+    def __init__(self, integration: Integration, client: CrmClient | None = None, lock=None,
+                 run: SyncRun | None = None):
         self.integration = integration
         self.lock = lock  # renewed before every CRM call: the push never outlives its lock
+        self.run = run    # the attempts of its leads name it
         self._heals = 0   # lost createLeads answers healed in this push
         self.objects = {}  # lead pk -> the CRM object of the batch being pushed
+        self.refused = {}  # lead pk -> the CRM fields the CRM refused, left out of its object
         self.client = client or crm_client(integration.crm_connection)
         self.mappings = list(integration.mappings.all())
         self.catalogue = {f["system_name"]: f for f in crm_field_catalogue(integration.crm_connection)}
@@ -152,20 +165,21 @@ class Pusher:
         """Push one batch and record every lead's outcome, in one write at the end."""
         counts = PushCounts()
         now = timezone.now()
-        self.objects = {}
+        self.objects, self.refused = {}, {}
         items = []
         for lead in sorted(leads, key=lambda l: (l.submitted_at, l.pk)):
             lead.attempts += 1
             lead.last_attempt_at = now
+            lead.retry_at, lead.error_code = None, ""
             try:
                 mapped = engine.apply_mapping(lead.answers, self.mappings, self.catalogue, form=self.form)
             except Exception as exc:  # noqa: BLE001 - one unreadable lead never stops the batch (LGF-110)
                 self._fail(lead, f"The lead could not be mapped ({type(exc).__name__}); fix its data or the mapping "
-                                 "and retry it.", counts)
+                                 "and retry it.", counts, code=MAPPING)
                 continue
             lead.field_outcomes = mapped.outcomes
             if mapped.lead_error:
-                self._fail(lead, mapped.lead_error, counts)
+                self._fail(lead, mapped.lead_error, counts, code=MAPPING)
                 continue
             self.objects[lead.pk] = mapped.crm_object
             items.append(PushItem(lead=lead, address=mapped.crm_object[schema.EMAIL_FIELD], crm_id=lead.crm_id,
@@ -181,7 +195,7 @@ class Pusher:
                     break
                 for item, message in plan.fail:
                     item.done = True
-                    self._fail(item.lead, message, counts)
+                    self._fail(item.lead, message, counts, code=str(schema.ENTRY_EXISTS_CODE))
                 if self.lock is not None and (plan.look_up or plan.create or plan.update):
                     self.lock.renew()
                 if plan.look_up:
@@ -190,24 +204,61 @@ class Pusher:
                     self._create(plan.create, known, asked, counts)
                 elif plan.update:
                     self._update(plan.update, known, counts)
-        except Exception:
-            # The CRM went away mid-batch, or the lock was taken over: what the CRM already settled
-            # is kept (the leads of a lost create recorded their own state in _create), the rest
-            # stays pending as it was.
+        except LockLost:
+            # Another sync holds the integration now and may be pushing these very leads: only
+            # what this push settled is written.
             self._save([lead for lead in leads if lead.state != Lead.State.PENDING])
+            raise
+        except Exception as exc:
+            # The CRM went away mid-batch: what it already settled is kept, the rest stays pending
+            # and says why; an error that may pass counts against the lead's retries.
+            self._interrupted([lead for lead in leads if lead.state == Lead.State.PENDING], exc)
+            self._save(leads)
             raise
         for item in items:
             if not item.done:
-                self._fail(item.lead, "The CRM's answers about this lead kept contradicting each other; retry it.",
-                           counts)
+                self._fail(item.lead, CONTRADICTED, counts, code=CONTRADICTION)
         self._save(leads)
         return counts
 
-    @staticmethod
-    def _save(leads):
+    def _save(self, leads):
         Lead.objects.bulk_update(
-            leads, ["field_outcomes", "attempts", "last_attempt_at", "state", "crm_id", "last_error", "synced_at"]
+            leads, ["field_outcomes", "attempts", "last_attempt_at", "state", "crm_id", "last_error", "error_code",
+                    "retries", "retry_at", "synced_at"]
         )
+        LeadAttempt.objects.bulk_create([self._attempt(lead) for lead in leads])
+
+    def _attempt(self, lead) -> LeadAttempt:
+        refused = self.refused.get(lead.pk, [])
+        if lead.state == Lead.State.SYNCED:
+            outcome = LeadAttempt.Outcome.SYNCED_WITHOUT if refused else LeadAttempt.Outcome.SYNCED
+            message = (f"Synced without {', '.join(refused)}: the CRM refused {'them' if len(refused) > 1 else 'it'}."
+                       if refused else "")
+        elif lead.state == Lead.State.FAILED:
+            outcome, message = LeadAttempt.Outcome.FAILED, lead.last_error
+        elif lead.retry_at is not None:
+            outcome, message = LeadAttempt.Outcome.RETRY, lead.last_error
+        else:
+            outcome, message = LeadAttempt.Outcome.INTERRUPTED, lead.last_error
+        return LeadAttempt(lead=lead, run=self.run, at=lead.last_attempt_at or timezone.now(), number=lead.attempts,
+                           outcome=outcome, error_code="" if lead.state == Lead.State.SYNCED else lead.error_code,
+                           message=message, refused_fields=refused, crm_id=lead.crm_id)
+
+    def _interrupted(self, leads, exc):
+        """Leads left pending by an error that ended the push: why, and when they are tried again."""
+        retryable = getattr(exc, "retryable", False) and not getattr(exc, "daily", False)
+        code = (str(exc.code) if getattr(exc, "code", None) else
+                UNREACHABLE if isinstance(exc, HostError) else
+                f"http-{exc.status}" if getattr(exc, "status", None) else type(exc).__name__.lower())
+        for lead in leads:
+            if lead.error_code == LOST:  # a lost create answer, recorded by _create: its words stay
+                message, lead_code = lead.last_error, LOST
+            else:
+                message, lead_code = f"The push was interrupted: {exc}", code
+            if retryable or lead_code == LOST:
+                self._retry_later(lead, message, code=lead_code)
+            else:  # the account's problem (credentials, the daily limit), not the lead's: it waits as it is
+                lead.last_error, lead.error_code = message, lead_code
 
     def _known_crm_ids(self, emails) -> dict:
         """{e-mail: CRM id} from leads already synced to this CRM account."""
@@ -242,10 +293,8 @@ class Pusher:
             if self._heals < MAX_HEALS and self._find_created(items, known, asked, since=started, error=exc):
                 self._heals += 1
                 return
-            leads = [item.lead for item in items]
-            for lead in leads:
-                lead.last_error = ANSWER_LOST.format(error=exc.message)
-            Lead.objects.bulk_update(leads, ["attempts", "last_attempt_at", "last_error", "field_outcomes"])
+            for item in items:
+                item.lead.last_error, item.lead.error_code = ANSWER_LOST.format(error=exc.message), LOST
             raise
         for item, result in zip(items, results):
             if result.success:
@@ -255,9 +304,8 @@ class Pusher:
                 counts.created += 1
             elif result.error_code == schema.ENTRY_EXISTS_CODE:
                 item.duplicate = True
-            else:
-                item.done = True
-                self._fail(item.lead, _crm_error(result), counts)
+            elif not self._refusal_settled(item, result, counts):
+                self._strip_refused(item, result)  # sent again without them in the next step
 
     def _find_created(self, items, known, asked, *, since, error) -> bool:
         """After a createLeads whose answer did not come: wait as the retry policy says, then read
@@ -297,32 +345,84 @@ class Pusher:
                 item.crm_id, item.gone, item.lead.crm_id = "", True, ""
                 if known.get(item.email) == crm_id:
                     del known[item.email]
-            else:
-                item.done = True
-                self._fail(item.lead, _crm_error(result), counts)
+            elif not self._refusal_settled(item, result, counts):
+                self._strip_refused(item, result)
+
+    def _refusal_settled(self, item, result, counts) -> bool:
+        """A refusal that ends this push of the lead: an error that may pass (tried again later) or
+        a refusal of the whole lead (failed). False for a refusal of fields the CRM names, which are
+        left out and the lead sent again (`_strip_refused`)."""
+        code, message = result.error_code, _crm_error(result)
+        if code in schema.TRANSIENT_OBJECT_CODES:
+            item.done = True
+            self._retry_later(item.lead, message, code=str(code))
+            return True
+        sent = self.objects[item.lead.pk]
+        fields = [name for name in result.error_fields if name in sent]
+        if code in schema.FIELD_ERROR_CODES and fields and not set(fields) & set(schema.REQUIRED_FIELDS):
+            return False
+        item.done = True
+        self._fail(item.lead, message, counts, code=str(code) if code is not None else "")
+        return True
+
+    def _strip_refused(self, item, result):
+        """Leave the fields the CRM refused out of the lead's object, and say so on their outcomes."""
+        lead, sent = item.lead, self.objects[item.lead.pk]
+        fields = [name for name in result.error_fields if name in sent]
+        note = f"refused by the CRM, left out: {_crm_error(result)}"
+        for name in fields:
+            del sent[name]
+        self.refused.setdefault(lead.pk, []).extend(fields)
+        outcomes = [dict(outcome) for outcome in lead.field_outcomes or []]
+        for outcome in outcomes:
+            if outcome.get("crm_field") in fields and outcome.get("status") in engine.SENT_STATUSES:
+                outcome["status"], outcome["message"] = "error", note
+        lead.field_outcomes = outcomes
+        logger.info("%s: the CRM refused %s of lead %s; it is sent again without them", self.integration,
+                    ", ".join(fields), lead.pk)
+
+    def _retry_later(self, lead, message, *, code):
+        """A push that ended in an error that may pass: the lead waits for a later scheduled sync,
+        twice as long each time, until it has been tried LEADSYNC_LEAD_RETRIES times in a row."""
+        lead.retries += 1
+        lead.error_code = code
+        if lead.retries >= settings.LEADSYNC_LEAD_RETRIES:
+            lead.state, lead.retry_at = Lead.State.FAILED, None
+            lead.last_error = (f"{message} Given up after {lead.retries} tries in a row: retry it once the cause is "
+                               "fixed.")
+            return
+        delay = min(settings.LEADSYNC_LEAD_RETRY_DELAY * 2 ** (lead.retries - 1), settings.LEADSYNC_LEAD_RETRY_MAX_DELAY)
+        lead.retry_at = timezone.now() + timedelta(seconds=delay)
+        lead.last_error = message
 
     @staticmethod
-    def _fail(lead, message, counts):
+    def _fail(lead, message, counts, *, code=""):
         lead.state = Lead.State.FAILED
         lead.last_error = message
+        lead.error_code = code
+        lead.retry_at = None
         counts.failed += 1
 
     @staticmethod
     def _ok(lead, crm_id):
         lead.state = Lead.State.SYNCED
         lead.crm_id = crm_id or lead.crm_id
-        lead.last_error = ""
+        lead.last_error = lead.error_code = ""
+        lead.retries, lead.retry_at = 0, None
         lead.synced_at = timezone.now()
 
 
 def leads_push(*, integration: Integration, leads_qs=None, run: SyncRun | None = None, progress=None,
-               lock=None) -> PushCounts:
+               lock=None, due_only=False) -> PushCounts:
     """Push the integration's pending leads (or `leads_qs`) in batches of at most 500 (250 with
-    many custom fields), oldest first. Each batch is recorded before the next is sent. With the
-    integration's `lock` (an IntegrationLock), its lease is renewed before every CRM call and the
-    push stops (LockLost) once another sync took the integration over."""
-    pusher = Pusher(integration, lock=lock)
+    many custom fields), oldest first. Each batch is recorded before the next is sent. With
+    `due_only` (scheduled syncs), a lead waiting to be retried is left until its time comes. With
+    the integration's `lock` (an IntegrationLock), its lease is renewed before every CRM call and
+    the push stops (LockLost) once another sync took the integration over."""
+    pusher = Pusher(integration, lock=lock, run=run)
     qs = leads_qs if leads_qs is not None else integration.leads.filter(state=Lead.State.PENDING)
+    if due_only:
+        qs = qs.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
     qs = qs.order_by("pk")
     total = qs.count()
     if run is not None:

@@ -122,7 +122,10 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
                     continue
                 try:
                     member.lock.renew()
-                    leads_push(integration=member.integration, run=member.run, progress=progress, lock=member.lock)
+                    # A scheduled sync leaves leads waiting to be retried until their time; one an
+                    # operator asked for pushes every pending lead now.
+                    leads_push(integration=member.integration, run=member.run, progress=progress, lock=member.lock,
+                               due_only=trigger in (SyncRun.Trigger.SCHEDULE, SyncRun.Trigger.WEBHOOK))
                 except LeadSyncError as exc:  # this integration's CRM: the others go on
                     run_fail(member.run, str(exc))
     except Exception:
@@ -148,7 +151,7 @@ def leads_retry_failed(*, integration: Integration, lead_ids=None, progress=None
         if lead_ids is not None:
             failed = failed.filter(pk__in=lead_ids)
         ids = list(failed.values_list("pk", flat=True))
-        failed.update(state=Lead.State.PENDING)
+        failed.update(state=Lead.State.PENDING, retries=0, retry_at=None)
         leads_push(integration=integration, leads_qs=Lead.objects.filter(pk__in=ids), run=run, progress=progress,
                    lock=lock)
     return run

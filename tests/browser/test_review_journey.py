@@ -1,6 +1,7 @@
-"""The staff journey in a real browser: a lead the CRM refused (error 205, a company name mapped to
-a number field) → a Lead reviewer finds it, sees why, fixes the mapping row through the FieldMapping
-list (reviewers may change mappings, not integrations) and retries it → the lead reaches the CRM.
+"""The staff journey in a real browser: a lead the CRM refused as a whole (error 205 on its
+e-mail, the only field the CRM requires: a field it refuses elsewhere is left out and the lead
+synced, LGF-109) → a Lead reviewer finds it, sees why and that every field was mapped, the cause is
+cleared in the CRM, the reviewer retries it → the lead reaches the CRM.
 
 LinkedIn and the CRM are the sandbox over the live server (the e2e fixtures), the retry runs on an
 eager Celery, so the click does the work before the page answers."""
@@ -11,7 +12,6 @@ import pytest
 from playwright.sync_api import expect
 
 from leads.models import Lead
-from mappings.models import FieldMapping
 from sandbox.crm.models import CrmLead
 from tests.browser.conftest import log_in_as_group_member
 from tests.e2e.conftest import (  # noqa: F401 - fixtures: the product connected to the sandbox
@@ -30,18 +30,18 @@ REVIEWER, REVIEWER_PASSWORD = "rita-reviewer", "rita-password-123"
 
 @pytest.fixture
 def failed_lead(event_integration):
-    """Someone deleted a custom field in the CRM after LeadSync read its catalogue: the mapping
-    engine cannot know, and the CRM refuses every lead that carries the field (205)."""
-    from sandbox.crm.models import CrmField as SandboxCrmField
+    """The CRM has a rule refusing one person's e-mail address (205, naming emailAddress): that
+    lead cannot be sent without its e-mail, so it fails and waits for staff."""
+    from tests.e2e.conftest import crm_fault
 
-    row = (FieldMapping.objects.filter(integration=event_integration, source_kind="question",
-                                       crm_field__in=event_integration.crm_connection.fields.filter(is_custom=True)
-                                       .values("system_name")).order_by("position").first())
-    SandboxCrmField.objects.filter(system_name=row.crm_field).delete()
     assert run_cli("sync", event_integration.form.linkedin_id, "--days", "90").code == 0
-    lead = Lead.objects.filter(integration=event_integration, state="failed").order_by("-submitted_at").first()
-    assert lead is not None and "205" in lead.last_error
-    lead.bad_row = row
+    lead = Lead.objects.filter(integration=event_integration, state="synced").order_by("-submitted_at").first()
+    CrmLead.objects.filter(email_lower=lead.email.lower()).delete()
+    Lead.objects.filter(pk=lead.pk).update(state="pending", crm_id="")
+    crm_fault(reject_email=f"^{re.escape(lead.email)}$", reject_code=205, reject_message="Invalid parameters")
+    assert run_cli("sync", event_integration.form.linkedin_id).code == 0
+    lead.refresh_from_db()
+    assert lead.state == "failed" and "205" in lead.last_error and "emailAddress" in lead.last_error
     return lead
 
 
@@ -52,7 +52,7 @@ def reviewer_page(page, live_server, django_user_model):
                                   group="Lead reviewers", migration="0003_lead_reviewers_group")
 
 
-def test_a_reviewer_finds_a_failed_lead_fixes_the_mapping_and_retries_it(
+def test_a_reviewer_finds_a_failed_lead_sees_why_and_retries_it_once_the_cause_is_fixed(
     reviewer_page, failed_lead, live_server, eager, tmp_path
 ):
     page = reviewer_page
@@ -61,23 +61,17 @@ def test_a_reviewer_finds_a_failed_lead_fixes_the_mapping_and_retries_it(
     expect(page).to_have_url(re.compile(r"state__exact=failed"))
     page.get_by_role("link", name=failed_lead.email, exact=True).click()
 
-    # Why: the CRM's answer, the outcome of each field, and the field the CRM cannot take.
+    # Why: the CRM's answer, naming the e-mail; every field's outcome, and the attempt on record.
     expect(page.locator("#lead-problem")).to_contain_text("CRM error 205")
-    outcomes = page.locator("#field-outcomes")
-    expect(outcomes.locator("tr", has_text=failed_lead.bad_row.source_label)).to_contain_text(failed_lead.bad_row.crm_field)
+    expect(page.locator("#lead-problem")).to_contain_text("emailAddress")
+    expect(page.locator("#field-outcomes")).to_contain_text("emailAddress")
+    expect(page.locator("#push-attempts")).to_contain_text("Failed: waits for staff")
     expect(page.locator("#raw-payload")).not_to_have_attribute("open", "")
     page.screenshot(path=tmp_path / "failed-lead.png", full_page=True)
 
-    # The fix, in the integration's mapping (the FieldMapping list, filtered to it).
-    page.get_by_role("link", name="Edit the mapping").click()
-    editor = rf"/admin/mappings/fieldmapping/\?integration__id__exact={failed_lead.integration_id}$"
-    expect(page).to_have_url(re.compile(editor))
-    row = page.locator("#result_list tbody tr").filter(
-        has=page.get_by_role("link", name=failed_lead.bad_row.source_label, exact=True))
-    row.locator("select[name$='-crm_field']").select_option(label="— not synced —")
-    page.get_by_role("button", name="Save").click()
-    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
-    assert FieldMapping.objects.get(pk=failed_lead.bad_row.pk).crm_field == ""
+    # The cause is cleared where it is: the CRM's rule goes.
+    from tests.e2e.conftest import crm_fault
+    crm_fault(reset=True)
 
     # The retry, from the list of failed leads.
     page.goto(f"{live_server.url}/admin/leads/lead/?state__exact=failed")
@@ -92,5 +86,5 @@ def test_a_reviewer_finds_a_failed_lead_fixes_the_mapping_and_retries_it(
     page.goto(f"{live_server.url}/admin/leads/lead/{failed_lead.pk}/change/")
     expect(page.locator(".field-state .readonly")).to_have_text("Synced")
     expect(page.locator("#lead-problem")).to_have_count(0)
-    expect(page.locator("#field-outcomes tr", has_text=failed_lead.bad_row.source_label)).to_contain_text("unmapped")
+    expect(page.locator("#push-attempts tr").last).to_contain_text("Synced")
     page.screenshot(path=tmp_path / "synced-lead.png", full_page=True)

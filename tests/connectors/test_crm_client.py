@@ -487,3 +487,37 @@ def test_an_object_error_keeps_its_data_as_a_short_detail(rsps, crm):
     add(rsps, {"creates": [refused]}, error=[refused["error"]])
     [result] = crm.create_leads([{"emailAddress": "a@example.com", "Track_5a0": "x"}])
     assert result.error_code == 205 and result.error_detail == "field: Track_5a0, reason: unknown field"
+    assert result.error_fields == ("Track_5a0",)
+
+
+SENT = {"emailAddress": "a@example.com", "firstName": "Ada", "companyName": "Analytical Engines", "Track_5a0": "x"}
+
+
+@pytest.mark.parametrize("error, fields", [
+    ({"code": 205, "message": "Invalid parameters", "data": {"field": "companyName", "reason": "too long"}},
+     ("companyName",)),
+    ({"code": 205, "message": "Invalid parameters", "data": {"fields": ["Track_5a0", "firstName"]}},
+     ("firstName", "Track_5a0")),
+    ({"code": 205, "message": "Invalid parameters", "data": {"companyName": "longer than 12 characters"}},
+     ("companyName",)),
+    ({"code": 205, "message": "Invalid parameters", "data": ["firstName"]}, ("firstName",)),
+    ({"code": 205, "message": "Invalid parameters", "data": "Track_5a0"}, ("Track_5a0",)),
+    ({"code": 205, "message": "Invalid parameters: companyName", "data": None}, ("companyName",)),
+    ({"code": 303, "message": "Foreign key failure", "data": [{"systemName": "firstName"}]}, ("firstName",)),
+    ({"code": 205, "message": "Invalid parameters", "data": {"emailAddress": "a@example.com"}}, ("emailAddress",)),
+    # Nothing the object carries: the error names no field of it.
+    ({"code": 205, "message": "Invalid parameters", "data": {"field": "ownerID"}}, ()),
+    ({"code": 205, "message": "Invalid parameters", "data": None}, ()),
+    ({"code": 205, "message": "Invalid parameters for id", "data": {"id": 7}}, ()),
+])
+def test_an_object_error_names_the_fields_it_is_about_in_every_seen_shape(error, fields):
+    assert crm_client.named_fields(error, {**SENT, "id": 7}) == fields
+
+
+def test_named_fields_takes_hostile_data_without_failing():
+    deep = "firstName"
+    for _ in range(100):
+        deep = {"data": [deep]}
+    assert crm_client.named_fields({"code": 205, "data": deep}, SENT) == ()
+    assert crm_client.named_fields({"code": 205, "data": {1: 2, None: [None, 3.5]}}, SENT) == ()
+    assert crm_client.named_fields("not an object", SENT) == ()

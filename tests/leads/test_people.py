@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from leads.models import Lead
+from leads.models import Lead, LeadAttempt
 from leads.people import leads_retention_purge
 from tests import factories
 
@@ -31,6 +31,8 @@ def ada():
                            submitter_urn="urn:li:person:ada", state="synced", crm_id="11")
     second = factories.lead(integration, email="ada@example.com", answers=ANSWERS, state="failed", last_error="205")
     other = factories.lead(integration, email="bob@example.com")
+    LeadAttempt.objects.create(lead=second, at=timezone.now(), number=1, outcome="failed", error_code="205",
+                               message="CRM error 205: Invalid parameters (emailAddress: ada@example.com)")
     return first, second, other
 
 
@@ -47,6 +49,8 @@ def test_person_erase_keeps_nothing_about_the_person_and_the_lead_is_never_pulle
         assert lead.state == "deleted" and lead.email == "" and lead.answers == {} and lead.submitter_urn is None
         assert lead.linkedin_id and "ada" not in json.dumps(lead.raw)
     assert Lead.objects.get(pk=ada[0].pk).crm_id == "11", "the CRM id stays, to find the record"
+    [attempt] = LeadAttempt.objects.filter(lead=ada[1])
+    assert attempt.message == "" and attempt.error_code == "205", "the CRM's words may quote the person"
     assert Lead.objects.get(pk=ada[2].pk).email == "bob@example.com"
     assert json.loads(run("person", "export", "ada@example.com"))["leads"] == []
 
@@ -65,3 +69,6 @@ def test_the_retention_purge_clears_old_leads_personal_data_and_keeps_their_coun
     assert old.state == "synced" and old.crm_id == "11" and old.email == "" and old.answers == {}
     assert Lead.objects.get(pk=ada[1].pk).email == "ada@example.com", "a recent lead is kept"
     assert leads_retention_purge(days=365) == 0, "nothing to purge twice"
+    assert LeadAttempt.objects.get(lead=ada[1]).message, "a recent lead's pushes are kept"
+    Lead.objects.filter(pk=ada[1].pk).update(submitted_at=timezone.now() - timedelta(days=400))
+    assert leads_retention_purge(days=365) == 1 and LeadAttempt.objects.get(lead=ada[1]).message == ""
