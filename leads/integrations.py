@@ -15,6 +15,7 @@ in the demo and the tests).
 
 import json
 import logging
+import time
 
 from django.conf import settings
 from django.db import transaction
@@ -25,7 +26,7 @@ from connectors.exceptions import ApiError, LeadSyncError
 from connectors.models import CrmConnection, LeadForm
 from connectors.subscriptions import lead_notifications_subscribe, lead_notifications_unsubscribe
 from leads.models import Lead, SyncRun
-from leads.pipeline.locks import integration_locked
+from leads.pipeline.locks import integration_lock_release, integration_lock_take_over
 from leads.tasks import purge_expired_personal_data, reconcile_integrations, sweep_notifications, sync_integration
 from mappings.models import Integration
 from mappings.services import crm_fields_create_for_form, form_definition, integration_mappings_complete, mapping_import
@@ -235,15 +236,19 @@ def integration_unsubscribe(*, integration: Integration) -> list[str]:
 
 def integration_teardown(*, integration: Integration, purge: bool = False) -> dict:
     """Stop the schedule, delete the webhook subscriptions, mark the integration torn down, and
-    with `purge` delete its stored leads and runs (personal data). Waits for no running sync: if
-    one holds the integration, SyncBusy is raised and nothing changes. Running it again on a
-    torn-down integration finishes what was left (subscriptions LinkedIn refused to delete, a
-    purge); with nothing left it changes nothing and says so (`already`)."""
+    with `purge` delete its stored leads and runs (personal data). A sync running meanwhile is
+    stopped: the teardown takes its lock over, and the sync ends at its next page or CRM call
+    (LockLost) keeping what it settled; a purge first waits for it to end (at most the rest of its
+    lease). Running it again on a torn-down integration finishes what was left (subscriptions
+    LinkedIn refused to delete, a purge); with nothing left it changes nothing and says so
+    (`already`)."""
     if integration.state == Integration.State.TORN_DOWN and not integration.webhook_subscriptions and not (
             purge and integration.leads.exists()):
         return {"integration": integration.pk, "form_id": integration.form.linkedin_id, "state": integration.state,
                 "already": True, "torn_down_at": integration.torn_down_at, "purged": None, "warnings": []}
-    with integration_locked(integration=integration):
+    token, busy_until = integration_lock_take_over(integration=integration)
+    stopped = busy_until is not None
+    try:
         warnings = integration_unsubscribe(integration=integration)
         with transaction.atomic():
             integration_unschedule(integration=integration)
@@ -251,15 +256,32 @@ def integration_teardown(*, integration: Integration, purge: bool = False) -> di
                 state=Integration.State.TORN_DOWN, torn_down_at=integration.torn_down_at or timezone.now(),
                 updated_at=timezone.now(),
             )
-            purged = {"leads": 0, "runs": 0}
-            if purge:
+        purged = {"leads": 0, "runs": 0}
+        if purge:
+            if stopped:
+                _running_runs_wait(integration, until=busy_until)
+            with transaction.atomic():
                 purged["leads"] = Lead.objects.filter(integration=integration).delete()[0]
                 purged["runs"] = SyncRun.objects.filter(integration=integration).delete()[0]
+    finally:
+        integration_lock_release(integration=integration, token=token)
     integration.refresh_from_db()
-    logger.info("integration %s torn down%s", integration, " and purged" if purge else "")
+    logger.info("integration %s torn down%s%s", integration, " and purged" if purge else "",
+                " (a running sync of it was stopped)" if stopped else "")
     return {"integration": integration.pk, "form_id": integration.form.linkedin_id, "state": integration.state,
             "already": False, "torn_down_at": integration.torn_down_at, "purged": purged if purge else None,
-            "warnings": warnings}
+            "stopped_sync": stopped, "warnings": warnings}
+
+
+def _running_runs_wait(integration, *, until, step=0.5):
+    """Wait until the integration's running sync, told to stop, has ended (its run is no longer
+    running), or its lease would have run out: a process that died holding it ends nothing."""
+    while (SyncRun.objects.filter(integration=integration, state=SyncRun.State.RUNNING).exists()
+           and timezone.now() < until):
+        _sleep(step)
+
+
+_sleep = time.sleep
 
 
 def integration_recreate(*, form: LeadForm, mapping: dict | None = None) -> dict:

@@ -455,6 +455,8 @@ class IntegrationAdmin(admin.ModelAdmin):
                 problems.append(f"{integration} was already torn down: nothing was left to do.")
                 continue
             done += 1
+            if result["stopped_sync"]:
+                problems.append(f"{integration}: a sync of it was running; it stops at its next page or CRM call.")
             problems += result["warnings"]
         self.message_user(request, f"Tore down {done} integration(s)" + (" and purged their leads." if purge else
                           "; their leads are kept and Recreate brings them back."))

@@ -154,6 +154,7 @@ def teardown(command, options):
                           "left to do. `leadsync recreate` brings it back.")
         return True
     text = f"Integration of form {form.linkedin_id} ({form}) torn down: schedule removed"
+    text += ", the sync that was running stopped" if result["stopped_sync"] else ""
     text += ", lead notifications unsubscribed" if not result["warnings"] else ""
     if result["purged"]:
         text += f"; purged {result['purged']['leads']} leads and {result['purged']['runs']} runs"

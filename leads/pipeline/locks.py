@@ -11,7 +11,7 @@ a run never outlives its lock.
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -51,6 +51,17 @@ def integration_lock_renew(*, integration: Integration, token: str) -> bool:
                 .update(locked_until=timezone.now() + lock_ttl()))
 
 
+def integration_lock_take_over(*, integration: Integration) -> tuple[str, datetime | None]:
+    """Take the integration's lock whoever holds it (a teardown stops a running sync this way: its
+    next renewal fails). Returns the token and, when another holder's lease was still running, when
+    it would have ended (None when the lock was free or expired)."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    before = Integration.objects.filter(pk=integration.pk).values_list("locked_until", flat=True).first()
+    Integration.objects.filter(pk=integration.pk).update(locked_until=now + lock_ttl(), lock_token=token)
+    return token, (before if before and before > now else None)
+
+
 def integration_lock_release(*, integration: Integration, token: str) -> None:
     Integration.objects.filter(pk=integration.pk, lock_token=token).update(locked_until=None, lock_token="")
 
@@ -65,6 +76,9 @@ class IntegrationLock:
     def renew(self) -> None:
         """Extend the lease; LockLost when another sync has taken the integration over."""
         if not integration_lock_renew(integration=self.integration, token=self.token):
+            state = Integration.objects.filter(pk=self.integration.pk).values_list("state", flat=True).first()
+            if state == Integration.State.TORN_DOWN:
+                raise LockLost(f"The sync of {self.integration} stopped: the integration was torn down while it ran.")
             raise LockLost(f"The sync of {self.integration} stopped: its lock ran out and another sync took it "
                            "over (a step took longer than LEADSYNC_LOCK_TTL_SECONDS).")
 

@@ -211,6 +211,10 @@ def _pull(*, owner, members: list[PullMember], progress=None) -> None:
 
         by_integration = {m.integration: m for m in takers.values()}
         for page in client.lead_form_responses(owner.urn, lead_type, start_ms=start_ms, end_ms=end_ms):
+            # Renewed before the page is stored: a sync that lost its lock (taken over, torn
+            # down) stores nothing more.
+            for member in members:
+                member.lock.renew()
             stored, malformed = leads_store(elements=page, versions=versions, route=route, where=owner)
             members[0].run.skipped += malformed
             for integration, counts in stored.items():
@@ -222,7 +226,6 @@ def _pull(*, owner, members: list[PullMember], progress=None) -> None:
             for member in members:
                 member.run.progress_done = member.run.pulled
                 member.run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
-                member.lock.renew()
             if progress:
                 progress("pull", read, None)
     # The whole window is committed: watermarks may move, but only forward and only when the

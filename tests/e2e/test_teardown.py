@@ -150,3 +150,65 @@ def test_a_lead_deleted_on_linkedin_is_not_stored_again_by_a_pull(cli, event_int
                                      action="DELETED", payload={})
     assert cli("sync", "--days", "1").code == 0
     assert not Lead.objects.filter(linkedin_id=lead.pk).exists()
+
+
+def test_teardown_stops_a_running_sync_instead_of_waiting_for_it(cli, event_integration):
+    from leads.pipeline import locks
+
+    running = locks.IntegrationLock(event_integration, locks.integration_lock_acquire(integration=event_integration))
+
+    result = cli("teardown", event_integration.form.linkedin_id, "--json")
+
+    assert result.code == 0 and result.json["stopped_sync"] is True, result.out + result.err
+    assert Integration.objects.get(pk=event_integration.pk).state == Integration.State.TORN_DOWN
+    assert not PeriodicTask.objects.filter(name__contains=f"integration {event_integration.pk}").exists()
+    with pytest.raises(locks.LockLost, match="torn down while it ran"):
+        running.renew()  # the running sync's next page or CRM call: it stops there
+    assert Integration.objects.get(pk=event_integration.pk).locked_until is None, "the teardown let go"
+
+
+def test_a_purge_waits_for_the_stopped_sync_to_end_before_deleting(cli, event_integration, monkeypatch):
+    from leads import integrations
+    from leads.pipeline import locks
+
+    assert cli("sync", "--days", "90").code == 0
+    locks.integration_lock_acquire(integration=event_integration)
+    run = SyncRun.objects.create(integration=event_integration, trigger="schedule", state="running")
+    waits = []
+
+    def the_sync_ends(seconds):  # what the stopped sync does meanwhile: it ends its run
+        waits.append(seconds)
+        SyncRun.objects.filter(pk=run.pk).update(state="failed", error="stopped")
+
+    monkeypatch.setattr(integrations, "_sleep", the_sync_ends)
+    result = cli("teardown", event_integration.form.linkedin_id, "--purge", "--json")
+
+    assert result.code == 0 and result.json["stopped_sync"] and result.json["purged"]["leads"] > 0
+    assert waits == [0.5], "it waited for the run to end, once"
+    assert not Lead.objects.exists() and not SyncRun.objects.exists()
+
+
+def test_a_purge_behind_a_dead_holder_waits_no_longer_than_its_lease(cli, event_integration, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from leads import integrations
+
+    assert cli("sync", "--days", "90").code == 0
+    Integration.objects.filter(pk=event_integration.pk).update(locked_until=timezone.now() + timedelta(seconds=30),
+                                                               lock_token="dead")
+    SyncRun.objects.create(integration=event_integration, trigger="schedule", state="running")
+    clock = {"now": timezone.now()}
+    waits = []
+
+    def time_passes(seconds):  # nothing ends the dead holder's run: only its lease does
+        waits.append(seconds)
+        clock["now"] += timedelta(seconds=10)
+
+    monkeypatch.setattr(integrations, "_sleep", time_passes)
+    monkeypatch.setattr(integrations.timezone, "now", lambda: clock["now"])
+    result = cli("teardown", event_integration.form.linkedin_id, "--purge", "--json")
+
+    assert result.code == 0 and result.json["purged"]["runs"] >= 2
+    assert 3 <= len(waits) <= 4, "it waited out the 30 s left of the dead holder's lease, and no longer"
