@@ -8,8 +8,8 @@ work happens in `notification_process`, run by a Celery task. What it relies on:
   id and only pending leads are pushed, under the integration's lock;
 - a webhook is a shortcut, never the only path: a lead whose notification was lost, ignored or
   left pending behind a running sync is still picked up by the scheduled pull;
-- a DELETED lead loses its personal data in LeadSync at once and, with
-  LEADSYNC_DELETE_CRM_LEADS, its CRM record too.
+- a DELETED lead loses its personal data in LeadSync at once and, when its integration is set to
+  (`Integration.on_linkedin_delete`, "crm"), its CRM record too.
 """
 
 import hashlib
@@ -173,8 +173,8 @@ def notification_process(*, notification: LeadNotification, final_attempt: bool 
 
     CREATED: fetch the lead for the active integration of its form, store it, and push it unless a
     sync holds the integration (then the lead stays pending for that sync or the next one).
-    DELETED: scrub the lead's personal data, mark it deleted and, with LEADSYNC_DELETE_CRM_LEADS,
-    delete its CRM record unless another live lead shares it.
+    DELETED: scrub the lead's personal data, mark it deleted and, when the lead's integration says
+    so (`on_linkedin_delete` "crm"), delete its CRM record unless another live lead shares it.
 
     A notification already processed or ignored is left alone. LinkedIn and CRM failures end in
     state failed with their (token-free) message. When a DELETED lead may be inside a running
@@ -300,6 +300,8 @@ def _deleted(notification) -> tuple[str, str]:
 
 
 def _crm_lead_delete(lead) -> str:
-    """Delete the lead's CRM record when LEADSYNC_DELETE_CRM_LEADS says so; returns a note for the
-    operator (see people.crm_lead_delete)."""
-    return crm_lead_delete(lead) if settings.LEADSYNC_DELETE_CRM_LEADS else ""
+    """Delete the lead's CRM record when the lead's own integration (live or torn down) is set to;
+    returns a note for the operator (see people.crm_lead_delete)."""
+    if lead.integration.on_linkedin_delete != Integration.OnLinkedInDelete.CRM:
+        return ""
+    return crm_lead_delete(lead)

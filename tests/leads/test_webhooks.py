@@ -445,16 +445,41 @@ def test_deleted_scrubs_the_lead_and_keeps_the_crm_record_by_default(integration
     assert not crm.deleted
 
 
-def test_deleted_with_delete_crm_leads_deletes_the_crm_record(integration, crm, settings):
-    settings.LEADSYNC_DELETE_CRM_LEADS = True
+def crm_on_delete(integration):
+    integration.on_linkedin_delete = "crm"
+    integration.save(update_fields=["on_linkedin_delete"])
+
+
+def test_an_integration_set_to_crm_deletes_the_crm_record(integration, crm):
+    crm_on_delete(integration)
     factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
     notification = webhooks.notification_process(notification=receive(action="DELETED"))
     assert notification.state == "processed" and notification.error == ""
     assert crm.deleted == [["501"]]
 
 
-def test_a_crm_record_shared_with_another_live_lead_is_kept(integration, crm, settings):
-    settings.LEADSYNC_DELETE_CRM_LEADS = True
+def test_the_global_setting_is_only_the_default_of_new_integrations(integration, crm, settings):
+    assert integration.on_linkedin_delete == "local"
+    settings.LEADSYNC_DELETE_CRM_LEADS = True  # too late for this integration: it chose "local"
+    factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
+    assert webhooks.notification_process(notification=receive(action="DELETED")).state == "processed"
+    assert not crm.deleted
+    assert factories.integration().on_linkedin_delete == "crm", "a new integration takes the setting"
+
+
+def test_the_lead_s_own_integration_decides_even_once_torn_down(integration, crm):
+    crm_on_delete(integration)
+    integration.state = "torn_down"
+    integration.save(update_fields=["state"])
+    successor = factories.integration(form=integration.form)  # the form's live integration says "local"
+    assert successor.on_linkedin_delete == "local"
+    factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
+    webhooks.notification_process(notification=receive(action="DELETED"))
+    assert crm.deleted == [["501"]]
+
+
+def test_a_crm_record_shared_with_another_live_lead_is_kept(integration, crm):
+    crm_on_delete(integration)
     factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
     factories.lead(integration, linkedin_id="same-email-again", state="synced", crm_id="501")
     notification = webhooks.notification_process(notification=receive(action="DELETED"))
@@ -463,8 +488,8 @@ def test_a_crm_record_shared_with_another_live_lead_is_kept(integration, crm, se
     assert Lead.objects.get(linkedin_id="abc-123-5").state == "deleted"
 
 
-def test_a_crm_record_already_gone_is_fine_and_a_refusal_fails(integration, crm, settings):
-    settings.LEADSYNC_DELETE_CRM_LEADS = True
+def test_a_crm_record_already_gone_is_fine_and_a_refusal_fails(integration, crm):
+    crm_on_delete(integration)
     factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
     crm.result = ObjectResult(0, False, "501", 302, "No rows affected")
     assert webhooks.notification_process(notification=receive(action="DELETED")).state == "processed"
