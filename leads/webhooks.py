@@ -27,7 +27,7 @@ from connectors.payloads import loads
 from connectors.linkedin.urns import LEAD_RESPONSE, owner_urn, parse_urn, parse_versioned_form_urn
 from connectors.tokens import linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
-from leads.people import crm_lead_delete, lead_erase
+from leads.people import lead_erase, linkedin_deletion_finish
 from leads.pipeline.locks import SyncBusy, integration_locked
 from leads.pipeline.pull import FormVersions, leads_store
 from leads.pipeline.push import leads_push
@@ -288,6 +288,7 @@ def _deleted(notification) -> tuple[str, str]:
     lead = Lead.objects.filter(linkedin_id=notification.lead_id).select_related("integration__crm_connection").first()
     if lead is None:
         return LeadNotification.State.PROCESSED, "LeadSync had not stored this lead: nothing to delete."
+    email = lead.email  # for the audit's digest; empty when an earlier attempt already scrubbed it
     try:
         with integration_locked(integration=lead.integration):
             lead_erase(lead)
@@ -296,12 +297,4 @@ def _deleted(notification) -> tuple[str, str]:
         # id) after this scrub; applying the deletion again once it ends undoes that.
         lead_erase(lead)
         raise NotificationDeferred(f"A sync of {lead.integration} was running; the deletion is applied again after it.") from None
-    return LeadNotification.State.PROCESSED, _crm_lead_delete(lead)
-
-
-def _crm_lead_delete(lead) -> str:
-    """Delete the lead's CRM record when the lead's own integration (live or torn down) is set to;
-    returns a note for the operator (see people.crm_lead_delete)."""
-    if lead.integration.on_linkedin_delete != Integration.OnLinkedInDelete.CRM:
-        return ""
-    return crm_lead_delete(lead)
+    return LeadNotification.State.PROCESSED, linkedin_deletion_finish(lead=lead, email=email)

@@ -458,6 +458,32 @@ def test_an_integration_set_to_crm_deletes_the_crm_record(integration, crm):
     assert crm.deleted == [["501"]]
 
 
+def test_a_linkedin_deletion_is_audited_without_the_person(integration, crm):
+    from leads.models import PersonRequest
+    from leads.people import email_digest
+
+    crm_on_delete(integration)
+    factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501", email="Ada@Example.com")
+    webhooks.notification_process(notification=receive(action="DELETED"))
+
+    row = PersonRequest.objects.get()
+    assert (row.kind, row.via, row.requested_by, row.leads, row.crm_requested, row.crm_deleted) == \
+        ("linkedin_deleted", "linkedin", "linkedin", 1, True, 1)
+    assert row.email_digest == email_digest("ada@example.com")
+    assert not any("ada@" in str(f.value_from_object(row)).lower() for f in row._meta.concrete_fields)
+
+
+def test_a_refused_crm_deletion_is_audited_as_failed(integration, crm):
+    from leads.models import PersonRequest
+
+    crm_on_delete(integration)
+    factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
+    crm.result = ObjectResult(0, False, "501", 999, "Locked record")
+    assert webhooks.notification_process(notification=receive(action="DELETED")).state == "failed"
+    row = PersonRequest.objects.get()
+    assert (row.outcome, row.crm_failed, row.leads) == ("failed", 1, 1) and "Locked record" in row.error
+
+
 def test_the_global_setting_is_only_the_default_of_new_integrations(integration, crm, settings):
     assert integration.on_linkedin_delete == "local"
     settings.LEADSYNC_DELETE_CRM_LEADS = True  # too late for this integration: it chose "local"
