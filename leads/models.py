@@ -179,7 +179,7 @@ class PersonRequest(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
     email_digest = models.CharField(
         "e-mail digest", max_length=64, blank=True, db_index=True,
-        help_text="A keyed hash (HMAC-SHA256 with SECRET_KEY) of the lower-cased address, never the address: the "
+        help_text="A keyed hash (HMAC-SHA256 with the site's secret key) of the lower-cased address, never the address: the "
                   "same person gives the same digest. Empty when LeadSync no longer held the address.")
     leads = models.PositiveIntegerField(default=0, help_text="Leads exported or erased.")
     notifications = models.PositiveIntegerField(

@@ -3,7 +3,7 @@ each recorded as a person data request made from the command line ("cli")."""
 
 import json
 
-from leads.cli.base import subcommand, usage
+from leads.cli.base import json_default, subcommand, usage
 from leads.models import PersonRequest
 from leads.people import person_erase, person_export
 
@@ -30,7 +30,7 @@ def _email(options):
 def export(command, options):
     """The document on stdout (it is JSON, with --json or without)."""
     data = {"ok": True, **person_export(email=_email(options), **CLI)}
-    command.emit(data, text=json.dumps(data, default=str, ensure_ascii=False, indent=2))
+    command.emit(data, text=json.dumps(data, default=json_default, ensure_ascii=False, indent=2))
     return True
 
 

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
                 ('via', models.CharField(choices=[('admin', 'Admin'), ('cli', 'Command line'), ('linkedin', 'LinkedIn notification')], max_length=10, verbose_name='asked through')),
                 ('requested_by', models.CharField(help_text='The admin user who asked, “cli” for the command line, “linkedin” for a deletion LinkedIn reported.', max_length=150)),
                 ('requested_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('email_digest', models.CharField(blank=True, db_index=True, help_text='A keyed hash (HMAC-SHA256 with SECRET_KEY) of the lower-cased address, never the address: the same person gives the same digest. Empty when LeadSync no longer held the address.', max_length=64, verbose_name='e-mail digest')),
+                ('email_digest', models.CharField(blank=True, db_index=True, help_text="A keyed hash (HMAC-SHA256 with the site's secret key) of the lower-cased address, never the address: the same person gives the same digest. Empty when LeadSync no longer held the address.", max_length=64, verbose_name='e-mail digest')),
                 ('leads', models.PositiveIntegerField(default=0, help_text='Leads exported or erased.')),
                 ('notifications', models.PositiveIntegerField(default=0, help_text='LinkedIn lead notifications exported, or acted on (for a LinkedIn deletion).')),
                 ('crm_requested', models.BooleanField(default=False, help_text="Whether the person's leads were to be deleted in the CRM too.", verbose_name='CRM deletion asked')),
