@@ -54,13 +54,14 @@ def _refuse_a_second_live_integration(form: LeadForm) -> None:
 
 def integration_enable(
     *, form: LeadForm, crm_connection: CrmConnection, every: int | None = None, include_test_leads: bool = False,
-    create_fields: bool = True, field_sources=None, lead_types=None,
+    create_fields: bool = True, field_sources=None, lead_types=None, on_linkedin_delete: str | None = None,
 ) -> Integration:
     """Create the integration for a form (LGF-103/104): create the CRM custom fields the form
     needs (all of them, or those of `field_sources`, (kind, key) pairs; none without
     `create_fields`), auto-map every question, hidden field, consent and metadata key to the CRM's
     fields, schedule the pull and subscribe lead notifications. `lead_types` narrows the types
-    pulled (default: all the form receives). Refuses a form that already has a live integration,
+    pulled (default: all the form receives); `on_linkedin_delete` is the reaction to LinkedIn's
+    DELETED notifications (default: from LEADSYNC_DELETE_CRM_LEADS). Refuses a form that already has a live integration,
     whose fields were never discovered, that LinkedIn no longer lists, or that is a draft."""
     _refuse_a_second_live_integration(form)
     definition = form_definition(form)
@@ -80,17 +81,42 @@ def integration_enable(
     if unknown:
         raise IntegrationError(f"Form {form.linkedin_id} does not receive {', '.join(unknown)} leads "
                                f"(it receives {', '.join(form.receives())}).")
+    choice = {} if on_linkedin_delete is None else {"on_linkedin_delete": _on_delete_choice(on_linkedin_delete)}
     if create_fields:  # HTTP: never inside the transaction below
         crm_fields_create_for_form(crm_connection=crm_connection, definition=definition, sources=field_sources)
     with transaction.atomic():
         _refuse_a_second_live_integration(form)
         integration = Integration.objects.create(
             form=form, crm_connection=crm_connection, lead_types=lead_types,
-            include_test_leads=include_test_leads, sync_every_minutes=every,
+            include_test_leads=include_test_leads, sync_every_minutes=every, **choice,
         )
         integration_mappings_complete(integration=integration)
         integration_schedule(integration=integration)
     _subscribe_or_warn(integration)  # HTTP again, after the commit
+    return integration
+
+
+def _on_delete_choice(value: str) -> str:
+    if value not in Integration.OnLinkedInDelete.values:
+        raise IntegrationError(f"When LinkedIn deletes a lead, LeadSync can {' or '.join(Integration.OnLinkedInDelete.values)}"
+                               f" (erase here only, or here and in the CRM), not {value!r}.")
+    return value
+
+
+def integration_configure(*, integration: Integration, on_linkedin_delete: str | None = None) -> Integration:
+    """Change an integration's settings that need no schedule or subscription change: today its
+    reaction to LinkedIn's DELETED notifications ("local": erase in LeadSync only; "crm": also
+    delete the CRM record). Takes effect for the next notification processed, including those
+    already waiting; a torn-down integration takes it too (its stored leads can still be deleted
+    on LinkedIn). Writes only that column, so a sync running meanwhile loses nothing."""
+    changes = {}
+    if on_linkedin_delete is not None:
+        changes["on_linkedin_delete"] = _on_delete_choice(on_linkedin_delete)
+    if changes:
+        Integration.objects.filter(pk=integration.pk).update(**changes, updated_at=timezone.now())
+        for name, value in changes.items():
+            setattr(integration, name, value)
+        logger.info("integration %s configured: %s", integration, changes)
     return integration
 
 

@@ -186,3 +186,60 @@ class LeadNotification(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} {self.lead_id}"
+
+
+class PersonRequest(models.Model):
+    """One export or erasure of a person's data (asked in the admin or from the CLI, or a lead
+    LinkedIn reported deleted), kept as proof that it was done, without the person: counts, who
+    asked, and a keyed hash of the e-mail address (leads.people.email_digest) so that requests
+    about one person can be matched without storing the address. Written by leads.people only;
+    never changed afterwards."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "Export"
+        ERASE = "erase", "Erase"
+        LINKEDIN_DELETED = "linkedin_deleted", "LinkedIn deleted"
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        CLI = "cli", "Command line"
+        LINKEDIN = "linkedin", "LinkedIn notification"
+
+    class Outcome(models.TextChoices):
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, db_index=True)
+    via = models.CharField("asked through", max_length=10, choices=Via.choices)
+    requested_by = models.CharField(
+        max_length=150, help_text="The admin user who asked, “cli” for the command line, “linkedin” for a deletion "
+                                  "LinkedIn reported.")
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    email_digest = models.CharField(
+        "e-mail digest", max_length=64, blank=True, db_index=True,
+        help_text="A keyed hash (HMAC-SHA256 with the site's secret key) of the lower-cased address, never the address: the "
+                  "same person gives the same digest. Empty when LeadSync no longer held the address.")
+    leads = models.PositiveIntegerField(default=0, help_text="Leads exported or erased.")
+    notifications = models.PositiveIntegerField(
+        default=0, help_text="LinkedIn lead notifications exported, or acted on (for a LinkedIn deletion).")
+    crm_requested = models.BooleanField(
+        "CRM deletion asked", default=False, help_text="Whether the person's leads were to be deleted in the CRM too.")
+    crm_deleted = models.PositiveIntegerField("CRM leads deleted", default=0)
+    crm_kept = models.PositiveIntegerField(
+        "CRM leads kept", default=0, help_text="Leads with no CRM record, or whose record another live lead shares.")
+    crm_failed = models.PositiveIntegerField("CRM deletions failed", default=0)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.DONE, db_index=True)
+    error = models.TextField(blank=True, help_text="Why it failed (the CRM's answer; never the person's data).")
+
+    class Meta:
+        verbose_name = "person data request"
+        ordering = ["-requested_at", "-pk"]
+        # Viewing the audit shows no one; exporting or erasing a person is granted on its own.
+        permissions = [
+            ("export_person", "Can export everything stored about one person"),
+            ("erase_person", "Can erase one person's data (here and in the CRM)"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.pk} ({self.requested_at:%Y-%m-%d %H:%M})" if self.requested_at \
+            else self.get_kind_display()

@@ -8,8 +8,8 @@ work happens in `notification_process`, run by a Celery task. What it relies on:
   id and only pending leads are pushed, under the integration's lock;
 - a webhook is a shortcut, never the only path: a lead whose notification was lost, ignored or
   left pending behind a running sync is still picked up by the scheduled pull;
-- a DELETED lead loses its personal data in LeadSync at once and, with
-  LEADSYNC_DELETE_CRM_LEADS, its CRM record too.
+- a DELETED lead loses its personal data in LeadSync at once and, when its integration is set to
+  (`Integration.on_linkedin_delete`, "crm"), its CRM record too.
 """
 
 import hashlib
@@ -27,7 +27,7 @@ from connectors.payloads import loads
 from connectors.linkedin.urns import LEAD_RESPONSE, owner_urn, parse_urn, parse_versioned_form_urn
 from connectors.tokens import linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
-from leads.people import crm_lead_delete, lead_erase
+from leads.people import lead_erase, linkedin_deletion_finish
 from leads.pipeline.locks import SyncBusy, integration_locked
 from leads.pipeline.pull import FormVersions, leads_store
 from leads.pipeline.push import leads_push
@@ -173,8 +173,8 @@ def notification_process(*, notification: LeadNotification, final_attempt: bool 
 
     CREATED: fetch the lead for the active integration of its form, store it, and push it unless a
     sync holds the integration (then the lead stays pending for that sync or the next one).
-    DELETED: scrub the lead's personal data, mark it deleted and, with LEADSYNC_DELETE_CRM_LEADS,
-    delete its CRM record unless another live lead shares it.
+    DELETED: scrub the lead's personal data, mark it deleted and, when the lead's integration says
+    so (`on_linkedin_delete` "crm"), delete its CRM record unless another live lead shares it.
 
     A notification already processed or ignored is left alone. LinkedIn and CRM failures end in
     state failed with their (token-free) message. When a DELETED lead may be inside a running
@@ -288,6 +288,7 @@ def _deleted(notification) -> tuple[str, str]:
     lead = Lead.objects.filter(linkedin_id=notification.lead_id).select_related("integration__crm_connection").first()
     if lead is None:
         return LeadNotification.State.PROCESSED, "LeadSync had not stored this lead: nothing to delete."
+    email = lead.email  # for the audit's digest; empty when an earlier attempt already scrubbed it
     try:
         with integration_locked(integration=lead.integration):
             lead_erase(lead)
@@ -296,10 +297,4 @@ def _deleted(notification) -> tuple[str, str]:
         # id) after this scrub; applying the deletion again once it ends undoes that.
         lead_erase(lead)
         raise NotificationDeferred(f"A sync of {lead.integration} was running; the deletion is applied again after it.") from None
-    return LeadNotification.State.PROCESSED, _crm_lead_delete(lead)
-
-
-def _crm_lead_delete(lead) -> str:
-    """Delete the lead's CRM record when LEADSYNC_DELETE_CRM_LEADS says so; returns a note for the
-    operator (see people.crm_lead_delete)."""
-    return crm_lead_delete(lead) if settings.LEADSYNC_DELETE_CRM_LEADS else ""
+    return LeadNotification.State.PROCESSED, linkedin_deletion_finish(lead=lead, email=email)

@@ -228,7 +228,9 @@ LEADSYNC_WEBHOOK_URL = env.str("LEADSYNC_WEBHOOK_URL", default="")
 LEADSYNC_WEBHOOK_MAX_BYTES = env.int("LEADSYNC_WEBHOOK_MAX_BYTES", default=64 * 1024)
 # Purge the personal data of leads submitted more than this many days ago (counts and ids kept); none: keep.
 LEADSYNC_RETENTION_DAYS = env.int("LEADSYNC_RETENTION_DAYS", default=None)
-# Honour a LinkedIn DELETED notification in the CRM too (deleteLeads), not only in LeadSync.
+# The default of a new integration's reaction to a LinkedIn DELETED notification: True = delete the
+# lead in the CRM too (deleteLeads), False = erase it in LeadSync only. Each integration keeps its
+# own choice (Integration.on_linkedin_delete) once created.
 LEADSYNC_DELETE_CRM_LEADS = env.bool("LEADSYNC_DELETE_CRM_LEADS", default=False)
 
 LOGGING = {

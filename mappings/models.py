@@ -1,10 +1,17 @@
 """What an admin configures: an integration (one form into one CRM account, on a schedule) and its
 field mappings (each form source to one CRM field, with a transform)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from connectors.models import CrmConnection, LeadForm
+
+
+def on_linkedin_delete_default() -> str:
+    """A new integration's reaction to LinkedIn's DELETED notifications: LEADSYNC_DELETE_CRM_LEADS,
+    read when the integration is created (changing the setting later changes no integration)."""
+    return Integration.OnLinkedInDelete.CRM if settings.LEADSYNC_DELETE_CRM_LEADS else Integration.OnLinkedInDelete.LOCAL
 
 
 class Integration(models.Model):
@@ -15,6 +22,10 @@ class Integration(models.Model):
         ACTIVE = "active", "Active"
         PAUSED = "paused", "Paused"
         TORN_DOWN = "torn_down", "Torn down"
+
+    class OnLinkedInDelete(models.TextChoices):
+        LOCAL = "local", "Erase it in LeadSync only (the CRM keeps its record)"
+        CRM = "crm", "Erase it in LeadSync and delete it in the CRM"
 
     form = models.ForeignKey(LeadForm, on_delete=models.PROTECT, related_name="integrations")
     crm_connection = models.ForeignKey(
@@ -30,6 +41,14 @@ class Integration(models.Model):
     )
     sync_every_minutes = models.PositiveIntegerField(
         default=15, help_text="How often the scheduled pull runs."
+    )
+    on_linkedin_delete = models.CharField(
+        "when LinkedIn deletes a lead", max_length=10, choices=OnLinkedInDelete.choices,
+        default=on_linkedin_delete_default,
+        help_text="What happens when LinkedIn reports one of this form's leads deleted (the member or LinkedIn "
+                  "removed it). LeadSync always erases its own copy of the person's answers; choose whether the "
+                  "lead is deleted in the CRM too (a CRM record another live lead still uses is kept). New "
+                  "integrations start from the LEADSYNC_DELETE_CRM_LEADS setting.",
     )
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",

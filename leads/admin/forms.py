@@ -24,7 +24,7 @@ from connectors.exceptions import LeadSyncError
 from connectors.models import CrmConnection, LeadForm, LinkedInConnection, LinkedInEvent, LinkedInOwner
 from leads.admin.common import queue_after_commit
 from leads.integrations import MAX_SYNC_MINUTES, UNSYNCABLE_FORM_STATES, integration_enable
-from mappings.models import Integration
+from mappings.models import Integration, on_linkedin_delete_default
 from mappings.services import crm_field_suggestions, form_definition
 
 CRM_TYPE_NAMES = {"text": "text", "textarea": "long text", "bit": "yes/no"}
@@ -68,6 +68,11 @@ class EnableForm(forms.Form):
     include_test_leads = forms.BooleanField(
         required=False, label="Push test leads too",
         help_text="LinkedIn's test leads are stored either way; ticked, they also reach the CRM (off in production).")
+    on_linkedin_delete = forms.ChoiceField(
+        choices=Integration.OnLinkedInDelete.choices, widget=forms.RadioSelect, required=False,
+        label="When LinkedIn deletes a lead",
+        help_text="LeadSync always erases its own copy of the person's answers; choose whether the lead goes from the "
+                  "CRM too. Preset from LEADSYNC_DELETE_CRM_LEADS; the integration's page changes it later.")
     create_fields = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple, required=False, label="Create as new CRM fields",
         help_text="Fields of the form the CRM has no field for: ticked ones are created in the CRM (with this "
@@ -143,7 +148,7 @@ class LeadFormAdmin(ConnectorsLeadFormAdmin):
         suggestions = (crm_field_suggestions(crm_connection=chosen, definition=definition)
                        if chosen is not None and definition else [])
         initial = {"crm_connection": chosen, "sync_every_minutes": settings.LEADSYNC_DEFAULT_SYNC_MINUTES,
-                   "lead_types": list(form.lead_types)}
+                   "lead_types": list(form.lead_types), "on_linkedin_delete": on_linkedin_delete_default()}
         enable = EnableForm(request.POST if request.method == "POST" and "_enable" in request.POST else None,
                             initial=initial, form=form, suggestions=suggestions, crm_connections=crm_connections)
         if enable.is_bound and enable.is_valid():
@@ -153,6 +158,7 @@ class LeadFormAdmin(ConnectorsLeadFormAdmin):
                     form=form, crm_connection=data["crm_connection"], every=data["sync_every_minutes"],
                     include_test_leads=data["include_test_leads"], lead_types=data["lead_types"] or None,
                     field_sources=enable.field_sources(), create_fields=bool(data["create_fields"]),
+                    on_linkedin_delete=data["on_linkedin_delete"] or None,
                 )
             except LeadSyncError as exc:
                 enable.add_error(None, str(exc))

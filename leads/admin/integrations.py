@@ -86,7 +86,8 @@ class IntegrationForm(forms.ModelForm):
 
     class Meta:
         model = Integration
-        fields = ("name", "state", "lead_types", "sync_every_minutes", "include_test_leads")
+        fields = ("name", "state", "lead_types", "sync_every_minutes", "include_test_leads", "on_linkedin_delete")
+        widgets = {"on_linkedin_delete": forms.RadioSelect}
         help_texts = {
             "state": "Active: the schedule pulls and pushes. Paused: no scheduled pull runs (nothing is lost: the "
                      "next pull after resuming starts from the watermark). Tear down and recreate are actions.",
@@ -147,12 +148,12 @@ class IntegrationAdmin(admin.ModelAdmin):
         "__str__", "form", "crm_connection", "state", "sync_every_minutes", "mapping_needs_review", "watermark",
         "last_sync_at",
     )
-    list_filter = ("state", MappingReviewFilter, "crm_connection")
+    list_filter = ("state", MappingReviewFilter, "on_linkedin_delete", "crm_connection")
     search_fields = ("name", "form__name", "form__linkedin_id")
     list_select_related = ("form", "crm_connection")
     fieldsets = (
         (None, {"fields": ("name", "form", "crm_connection", "state", "lead_types", "sync_every_minutes",
-                           "include_test_leads")}),
+                           "include_test_leads", "on_linkedin_delete")}),
         ("Schedule and history", {"fields": ("periodic_task", "watermark", "last_sync_at", "webhook_subscriptions",
                                              "torn_down_at", "recreated_at", "reconciled_at", "reconciliation")}),
         ("Preview", {"fields": ("preview",)}),

@@ -69,7 +69,8 @@ def parse_since(value):
     return since
 
 
-def _json_default(value):
+def json_default(value):
+    """How every JSON document of the CLI (and the admin's downloads of the same documents) writes dates."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
@@ -86,7 +87,7 @@ class CliOutput:
 
     def emit(self, data, *, text, stream=None):
         if self.as_json:
-            self.stdout.write(json.dumps(data, default=_json_default, ensure_ascii=False, indent=2))
+            self.stdout.write(json.dumps(data, default=json_default, ensure_ascii=False, indent=2))
         else:
             (stream or self.stdout).write(text)
 

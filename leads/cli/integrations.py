@@ -1,4 +1,4 @@
-"""`leadsync enable`, `pause`, `resume`, `teardown` and `recreate`: an integration's life, form by
+"""`leadsync enable`, `configure`, `pause`, `resume`, `teardown` and `recreate`: an integration's life, form by
 form; and the lookups (a form, its integration, a mapping document) its subcommands and the
 `mapping` group share."""
 
@@ -9,6 +9,7 @@ from connectors.models import CrmConnection, LeadForm
 from leads.cli.base import subcommand, usage
 from leads.integrations import (
     MAX_SYNC_MINUTES,
+    integration_configure,
     integration_enable,
     integration_pause,
     integration_recreate,
@@ -16,6 +17,13 @@ from leads.integrations import (
     integration_teardown,
 )
 from mappings.models import Integration
+
+
+ON_DELETE = dict(
+    choices=Integration.OnLinkedInDelete.values, dest="on_delete",
+    help="when LinkedIn deletes a lead: local = erase it in LeadSync only, crm = erase it and delete it in the CRM "
+         "(default for a new integration: crm if LEADSYNC_DELETE_CRM_LEADS is set, else local)",
+)
 
 
 def register(subparsers):
@@ -34,6 +42,12 @@ def register(subparsers):
                    choices=[t.value for t in LeadForm.LeadType],
                    help="pull only this lead type (repeatable); default: every type the form receives")
     p.add_argument("--include-test-leads", action="store_true", help="also push LinkedIn test leads")
+    p.add_argument("--on-delete", **ON_DELETE)
+
+    p = subcommand(subparsers, "configure", configure,
+                   help="show an integration's settings, or change them (--on-delete)")
+    p.add_argument("form_id", metavar="FORM_ID")
+    p.add_argument("--on-delete", **ON_DELETE)
 
     for name, handler, what in (("pause", pause, "stop an integration's schedule without tearing it down"),
                                 ("resume", resume, "restart a paused integration's schedule")):
@@ -108,20 +122,43 @@ def enable(command, options):
     integration = integration_enable(
         form=form, crm_connection=crm, every=every, lead_types=options.get("lead_type"),
         include_test_leads=options.get("include_test_leads", False), create_fields=not options.get("no_create_fields"),
-        field_sources=sources,
+        field_sources=sources, on_linkedin_delete=options.get("on_delete"),
     )
     rows = list(integration.mappings.order_by("position"))
     mapped = [m for m in rows if m.crm_field]
     command.emit(
         {"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "crm": crm.name,
-         "sync_every_minutes": integration.sync_every_minutes,
+         "sync_every_minutes": integration.sync_every_minutes, "on_linkedin_delete": integration.on_linkedin_delete,
          "mappings": [{"source_kind": m.source_kind, "source_key": m.source_key, "source_label": m.source_label,
                        "crm_field": m.crm_field, "transform": m.transform, "transform_option": m.transform_option}
                       for m in rows]},
         text="\n".join([f"Integration {integration.pk}: form {form.linkedin_id} ({form}) -> {crm.name}, "
-                        f"every {integration.sync_every_minutes} minutes; {len(mapped)} of {len(rows)} sources mapped:"]
+                        f"every {integration.sync_every_minutes} minutes; when LinkedIn deletes a lead: "
+                        f"{_on_delete_text(integration)}; {len(mapped)} of {len(rows)} sources mapped:"]
                        + [f"  {m.source_label or m.source_key} -> {m.crm_field}" for m in mapped]),
     )
+    return True
+
+
+def _on_delete_text(integration) -> str:
+    return ("erase it here and delete it in the CRM" if integration.on_linkedin_delete == Integration.OnLinkedInDelete.CRM
+            else "erase it here only")
+
+
+def configure(command, options):
+    """Without an option, what the integration is set to; with one, that changed."""
+    form = form_named(options["form_id"])
+    integration = integration_of(form)
+    changing = options.get("on_delete") is not None
+    if changing:
+        integration = integration_configure(integration=integration, on_linkedin_delete=options["on_delete"])
+    command.emit(
+        {"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state,
+         "changed": changing, "sync_every_minutes": integration.sync_every_minutes,
+         "on_linkedin_delete": integration.on_linkedin_delete},
+        text=f"Integration of form {form.linkedin_id} ({form}){' now' if changing else ''}: "
+             f"{integration.get_state_display().lower()}, every {integration.sync_every_minutes} minutes; "
+             f"when LinkedIn deletes a lead: {_on_delete_text(integration)}.")
     return True
 
 

@@ -1,9 +1,13 @@
-"""`leadsync person export EMAIL` and `person erase EMAIL [--crm]`: one person's data, out or gone."""
+"""`leadsync person export EMAIL` and `person erase EMAIL [--crm]`: one person's data, out or gone;
+each recorded as a person data request made from the command line ("cli")."""
 
 import json
 
-from leads.cli.base import subcommand, usage
+from leads.cli.base import json_default, subcommand, usage
+from leads.models import PersonRequest
 from leads.people import person_erase, person_export
+
+CLI = {"via": PersonRequest.Via.CLI, "requested_by": "cli"}
 
 
 def register(subparsers):
@@ -25,13 +29,13 @@ def _email(options):
 
 def export(command, options):
     """The document on stdout (it is JSON, with --json or without)."""
-    data = {"ok": True, **person_export(email=_email(options))}
-    command.emit(data, text=json.dumps(data, default=str, ensure_ascii=False, indent=2))
+    data = {"ok": True, **person_export(email=_email(options), **CLI)}
+    command.emit(data, text=json.dumps(data, default=json_default, ensure_ascii=False, indent=2))
     return True
 
 
 def erase(command, options):
-    result = person_erase(email=_email(options), crm=options["crm"])
+    result = person_erase(email=_email(options), crm=options["crm"], **CLI)
     text = (f"Erased {result['leads_erased']} lead(s)" + (" and their CRM records" if options["crm"] else "")
             + (": " + ", ".join(result["linkedin_ids"]) if result["linkedin_ids"] else ": none was stored")
             + "".join(f"\nnote: {n}" for n in result["notes"]))

@@ -1,8 +1,9 @@
-"""`leadsync person erase EMAIL --crm` against the sandbox CRM: the person's CRM record goes too."""
+"""`leadsync person erase EMAIL --crm` against the sandbox CRM: the person's CRM record goes too, and
+the request is audited without the person."""
 
 import pytest
 
-from leads.models import Lead
+from leads.models import Lead, PersonRequest
 from sandbox.crm.models import CrmLead
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -12,6 +13,7 @@ def test_erasing_a_person_with_crm_deletes_their_crm_record_and_nothing_else(cli
     assert cli("sync", "--days", "90").code == 0
     lead = Lead.objects.filter(state="synced").exclude(crm_id="").first()
     others = CrmLead.objects.count() - 1
+    email = lead.email
 
     result = cli("person", "erase", lead.email, "--crm", "--json")
 
@@ -21,3 +23,7 @@ def test_erasing_a_person_with_crm_deletes_their_crm_record_and_nothing_else(cli
     lead.refresh_from_db()
     assert lead.state == "deleted" and lead.email == ""
     assert cli("sync", "--days", "90", "--json").json["runs"][0]["new"] == 0, "an erased lead is never pulled again"
+    row = PersonRequest.objects.get()
+    assert (row.kind, row.via, row.crm_requested, row.crm_deleted, row.crm_failed) == ("erase", "cli", True, 1, 0)
+    fields = " ".join(str(f.value_from_object(row)) for f in row._meta.concrete_fields).lower()
+    assert email.lower() not in fields and lead.linkedin_id not in fields

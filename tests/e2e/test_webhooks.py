@@ -106,8 +106,8 @@ def test_a_deleted_lead_is_scrubbed_and_its_crm_record_kept_by_default(event_int
     assert CrmLead.objects.filter(lead_id=int(crm_id)).exists()
 
 
-def test_with_delete_crm_leads_the_crm_record_goes_too(event_integration, webhook_url, settings):
-    settings.LEADSYNC_DELETE_CRM_LEADS = True
+def test_an_integration_set_to_crm_deletes_the_crm_record_too(event_integration, webhook_url, cli):
+    assert cli("configure", event_integration.form.linkedin_id, "--on-delete", "crm").code == 0
     submitted = lead_submit(sandbox_form(event_integration))
     lead_id = submitted.id
     crm_id = Lead.objects.get(linkedin_id=lead_id).crm_id
@@ -116,6 +116,29 @@ def test_with_delete_crm_leads_the_crm_record_goes_too(event_integration, webhoo
 
     assert Lead.objects.get(linkedin_id=lead_id).state == "deleted"
     assert not CrmLead.objects.filter(lead_id=int(crm_id)).exists()
+
+
+def test_each_integration_reacts_to_a_deletion_as_it_was_enabled_to(event_integration, webhook_url, cli):
+    """Two forms of one owner: one enabled with --on-delete crm, the other left "local"."""
+    from connectors.models import LeadForm
+    from mappings.models import Integration
+
+    other = (LeadForm.objects.filter(owner=event_integration.form.owner, event__isnull=False)
+             .exclude(pk=event_integration.form_id).first())
+    assert cli("enable", other.linkedin_id, "--crm", "crm", "--on-delete", "crm").code == 0
+    crm_side = Integration.objects.get(form=other)
+    assert (crm_side.on_linkedin_delete, event_integration.on_linkedin_delete) == ("crm", "local")
+    kept, gone = lead_submit(sandbox_form(event_integration)), lead_submit(sandbox_form(crm_side))
+    kept_id, gone_id = kept.id, gone.id
+    crm_ids = {i: Lead.objects.get(linkedin_id=i).crm_id for i in (kept_id, gone_id)}
+    assert all(crm_ids.values()), "both leads reached the CRM"
+
+    lead_delete(kept)
+    lead_delete(gone)
+
+    assert Lead.objects.get(linkedin_id=kept_id).state == Lead.objects.get(linkedin_id=gone_id).state == "deleted"
+    assert CrmLead.objects.filter(lead_id=int(crm_ids[kept_id])).exists()
+    assert not CrmLead.objects.filter(lead_id=int(crm_ids[gone_id])).exists()
 
 
 def test_a_notification_for_a_form_without_an_integration_is_ignored(event_integration, webhook_url):

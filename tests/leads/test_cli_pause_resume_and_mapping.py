@@ -65,12 +65,34 @@ def test_the_new_subcommands_are_registered_with_json():
         [choices] = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         return choices.get(word)
 
-    for name in ("pause", "resume", "mapping export", "mapping import", "mapping reviewed"):
+    for name in ("pause", "resume", "configure", "mapping export", "mapping import", "mapping reviewed"):
         parser = Command().create_parser("manage.py", "leadsync")
         for word in name.split():
             parser = sub(parser, word)
             assert parser is not None, f"`leadsync {name}` is not registered"
         assert callable(parser.get_default("handler")) and parser.get_default("json") is False, name
+
+
+# --- configure ----------------------------------------------------------------------------------------------
+
+
+def test_configure_shows_the_settings_and_changes_the_reaction_to_a_linkedin_deletion(integration):
+    shown = cli("configure", form_id(integration), "--json")
+    assert shown.code == 0 and shown.json["on_linkedin_delete"] == "local" and not shown.json["changed"]
+
+    changed = cli("configure", form_id(integration), "--on-delete", "crm")
+
+    assert changed.code == 0 and "delete it in the CRM" in changed.out
+    assert Integration.objects.get(pk=integration.pk).on_linkedin_delete == "crm"
+    assert cli("configure", form_id(integration), "--on-delete", "nope").code == 2
+
+
+def test_a_torn_down_integration_keeps_its_choice_through_recreate(integration):
+    assert cli("configure", form_id(integration), "--on-delete", "crm").code == 0
+    integration_teardown(integration=integration)
+    assert cli("configure", form_id(integration), "--json").json["state"] == "torn_down"
+    assert cli("recreate", form_id(integration)).code == 0
+    assert Integration.objects.get(pk=integration.pk).on_linkedin_delete == "crm"
 
 
 # --- pause and resume -------------------------------------------------------------------------------------
@@ -234,6 +256,7 @@ def test_import_into_a_torn_down_integration_then_recreate(integration, tmp_path
     (["--every", "0"], "between 1 and 10080 minutes"),
     (["--create-field", "banana"], "KIND:KEY"),
     (["--lead-type", "NOPE"], "invalid choice"),
+    (["--on-delete", "both"], "invalid choice"),
 ])
 def test_enable_refuses_impossible_arguments_as_bad_usage_and_creates_nothing(args, says):
     form = factories.lead_form()

@@ -445,16 +445,67 @@ def test_deleted_scrubs_the_lead_and_keeps_the_crm_record_by_default(integration
     assert not crm.deleted
 
 
-def test_deleted_with_delete_crm_leads_deletes_the_crm_record(integration, crm, settings):
-    settings.LEADSYNC_DELETE_CRM_LEADS = True
+def crm_on_delete(integration):
+    integration.on_linkedin_delete = "crm"
+    integration.save(update_fields=["on_linkedin_delete"])
+
+
+def test_an_integration_set_to_crm_deletes_the_crm_record(integration, crm):
+    crm_on_delete(integration)
     factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
     notification = webhooks.notification_process(notification=receive(action="DELETED"))
     assert notification.state == "processed" and notification.error == ""
     assert crm.deleted == [["501"]]
 
 
-def test_a_crm_record_shared_with_another_live_lead_is_kept(integration, crm, settings):
-    settings.LEADSYNC_DELETE_CRM_LEADS = True
+def test_a_linkedin_deletion_is_audited_without_the_person(integration, crm):
+    from leads.models import PersonRequest
+    from leads.people import email_digest
+
+    crm_on_delete(integration)
+    factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501", email="Ada@Example.com")
+    webhooks.notification_process(notification=receive(action="DELETED"))
+
+    row = PersonRequest.objects.get()
+    assert (row.kind, row.via, row.requested_by, row.leads, row.crm_requested, row.crm_deleted) == \
+        ("linkedin_deleted", "linkedin", "linkedin", 1, True, 1)
+    assert row.email_digest == email_digest("ada@example.com")
+    assert not any("ada@" in str(f.value_from_object(row)).lower() for f in row._meta.concrete_fields)
+
+
+def test_a_refused_crm_deletion_is_audited_as_failed(integration, crm):
+    from leads.models import PersonRequest
+
+    crm_on_delete(integration)
+    factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
+    crm.result = ObjectResult(0, False, "501", 999, "Locked record")
+    assert webhooks.notification_process(notification=receive(action="DELETED")).state == "failed"
+    row = PersonRequest.objects.get()
+    assert (row.outcome, row.crm_failed, row.leads) == ("failed", 1, 1) and "Locked record" in row.error
+
+
+def test_the_global_setting_is_only_the_default_of_new_integrations(integration, crm, settings):
+    assert integration.on_linkedin_delete == "local"
+    settings.LEADSYNC_DELETE_CRM_LEADS = True  # too late for this integration: it chose "local"
+    factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
+    assert webhooks.notification_process(notification=receive(action="DELETED")).state == "processed"
+    assert not crm.deleted
+    assert factories.integration().on_linkedin_delete == "crm", "a new integration takes the setting"
+
+
+def test_the_lead_s_own_integration_decides_even_once_torn_down(integration, crm):
+    crm_on_delete(integration)
+    integration.state = "torn_down"
+    integration.save(update_fields=["state"])
+    successor = factories.integration(form=integration.form)  # the form's live integration says "local"
+    assert successor.on_linkedin_delete == "local"
+    factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
+    webhooks.notification_process(notification=receive(action="DELETED"))
+    assert crm.deleted == [["501"]]
+
+
+def test_a_crm_record_shared_with_another_live_lead_is_kept(integration, crm):
+    crm_on_delete(integration)
     factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
     factories.lead(integration, linkedin_id="same-email-again", state="synced", crm_id="501")
     notification = webhooks.notification_process(notification=receive(action="DELETED"))
@@ -463,8 +514,8 @@ def test_a_crm_record_shared_with_another_live_lead_is_kept(integration, crm, se
     assert Lead.objects.get(linkedin_id="abc-123-5").state == "deleted"
 
 
-def test_a_crm_record_already_gone_is_fine_and_a_refusal_fails(integration, crm, settings):
-    settings.LEADSYNC_DELETE_CRM_LEADS = True
+def test_a_crm_record_already_gone_is_fine_and_a_refusal_fails(integration, crm):
+    crm_on_delete(integration)
     factories.lead(integration, linkedin_id="abc-123-5", state="synced", crm_id="501")
     crm.result = ObjectResult(0, False, "501", 302, "No rows affected")
     assert webhooks.notification_process(notification=receive(action="DELETED")).state == "processed"

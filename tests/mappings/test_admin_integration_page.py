@@ -88,6 +88,19 @@ def test_a_lead_type_the_form_does_not_receive_is_refused(admin_client, integrat
     assert response.status_code == 200 and "lead_types" in response.context["adminform"].form.errors
 
 
+def test_the_reaction_to_a_linkedin_deletion_is_shown_with_its_help_and_saved(admin_client, integration):
+    html = admin_client.get(change_url(integration)).content.decode()
+    assert '<input type="radio" name="on_linkedin_delete" value="local"' in html and "checked" in html
+    assert "LeadSync always erases its own copy" in html and "LEADSYNC_DELETE_CRM_LEADS" in html
+
+    response = admin_client.post(change_url(integration), {**integration_post(integration), "on_linkedin_delete": "crm"})
+
+    assert response.status_code == 302
+    assert Integration.objects.get(pk=integration.pk).on_linkedin_delete == "crm"
+    refused = admin_client.post(change_url(integration), {**integration_post(integration), "on_linkedin_delete": "x"})
+    assert refused.status_code == 200 and "on_linkedin_delete" in refused.context["adminform"].form.errors
+
+
 @pytest.mark.parametrize("minutes", [0, 10081, -5])
 def test_an_interval_outside_a_minute_to_a_week_is_refused_and_changes_nothing(admin_client, integration, minutes):
     response = admin_client.post(change_url(integration), {**integration_post(integration),

@@ -55,7 +55,7 @@ def integration_post(integration, changes=None):
     rows = list(integration.mappings.all())
     data = {
         "name": integration.name, "state": integration.state, "lead_types": list(integration.lead_types),  # checkboxes
-        "sync_every_minutes": integration.sync_every_minutes,
+        "sync_every_minutes": integration.sync_every_minutes, "on_linkedin_delete": integration.on_linkedin_delete,
         "mappings-TOTAL_FORMS": len(rows), "mappings-INITIAL_FORMS": len(rows),
         "mappings-MIN_NUM_FORMS": 0, "mappings-MAX_NUM_FORMS": 1000,
     }

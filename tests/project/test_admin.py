@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from leads.models import LeadNotification
+from leads.models import LeadNotification, PersonRequest
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -32,6 +32,7 @@ def populate(n):
             lead_urn=f"urn:li:leadGenFormResponse:n-{integ.pk}", lead_id=f"n-{integ.pk}", action="CREATED",
             form_id=form.linkedin_id, lead_type="EVENT", payload={"type": "LEAD_ACTION"},
         )
+        PersonRequest.objects.create(kind="erase", via="admin", requested_by="admin", leads=1)
 
 
 def product_models():

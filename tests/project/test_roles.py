@@ -1,7 +1,8 @@
 """Who may do what in the admin. Four staff people: a superuser; a "Lead sync admins" member, who
 runs the whole journey (connections, forms, integrations and mappings, leads with their export,
 runs, notifications, schedules to look at) but never manages users or groups; a "Lead reviewers"
-member, who works failed leads and mappings, never reaches connections and never exports; and
+member, who works failed leads and mappings, never reaches connections, never exports and never
+exports or erases a person; and
 staff in no group, who get nothing. Both groups are made by data migrations. Each page and each
 list action is checked for each of them, and every admin page sends an anonymous visitor to the
 login page."""
@@ -14,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from leads.models import LeadNotification
+from leads.models import LeadNotification, PersonRequest
 from mappings.models import Integration
 from tests import factories
 
@@ -31,6 +32,7 @@ SYNC_ADMIN_PERMISSIONS = {
     "mappings.delete_integration", "mappings.view_fieldmapping", "mappings.change_fieldmapping",
     "leads.view_lead", "leads.change_lead", "leads.delete_lead", "leads.export_lead", "leads.view_syncrun",
     "leads.view_leadnotification", "leads.change_leadnotification",
+    "leads.view_personrequest", "leads.export_person", "leads.erase_person",
     "django_celery_beat.view_periodictask",
 }
 
@@ -50,8 +52,10 @@ def world():
     task = PeriodicTask.objects.create(
         name="sync every 15 minutes", task="leads.tasks.sync_integration",
         interval=IntervalSchedule.objects.create(every=15, period=IntervalSchedule.MINUTES))
+    person_request = PersonRequest.objects.create(kind="export", via="cli", requested_by="cli", leads=1)
     return {"connection": connection, "crm": crm, "form": form, "integration": integration, "mapping": mapping,
-            "lead": lead, "notification": notification, "task": task, "run": factories.sync_run(integration)}
+            "lead": lead, "notification": notification, "task": task, "run": factories.sync_run(integration),
+            "person_request": person_request}
 
 
 @pytest.fixture
@@ -105,6 +109,9 @@ def pages(w):
         "sync run": (admin_url("leads_syncrun_change", w["run"].pk), 200, 200, 200, 403),
         "notifications": (admin_url("leads_leadnotification_changelist"), 200, 200, 200, 403),
         "notification": (admin_url("leads_leadnotification_change", w["notification"].pk), 200, 200, 200, 403),
+        "person data requests": (admin_url("leads_personrequest_changelist"), 200, 200, 403, 403),
+        "person data request": (admin_url("leads_personrequest_change", w["person_request"].pk), 200, 200, 403, 403),
+        "export or erase a person": (admin_url("leads_personrequest_person"), 200, 200, 403, 403),
         "periodic tasks": (admin_url("django_celery_beat_periodictask_changelist"), 200, 200, 403, 403),
         "periodic task": (admin_url("django_celery_beat_periodictask_change", w["task"].pk), 200, 200, 403, 403),
         "users": (admin_url("auth_user_changelist"), 200, 403, 403, 403),
