@@ -41,6 +41,11 @@ class Lead(models.Model):
         help_text="The last push's error: the CRM's error code, or lost / unreachable / mapping / contradiction.",
     )
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    create_sent_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When a createLeads carrying this lead was sent whose answer never came: the CRM may have the "
+                  "lead, so it is looked for before another create.",
+    )
     retries = models.PositiveIntegerField(
         default=0, help_text="Pushes in a row that ended in an error that may pass (retried by themselves)."
     )

@@ -18,6 +18,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='lead',
+            name='create_sent_at',
+            field=models.DateTimeField(blank=True, help_text='When a createLeads carrying this lead was sent whose answer never came: the CRM may have the lead, so it is looked for before another create.', null=True),
+        ),
+        migrations.AddField(
+            model_name='lead',
             name='retries',
             field=models.PositiveIntegerField(default=0, help_text='Pushes in a row that ended in an error that may pass (retried by themselves).'),
         ),

@@ -10,8 +10,9 @@ refused with 301), so:
 - a create whose answer did not come (a timeout, a 5xx, a lost answer) is healed in the same run:
   one read of what the CRM created since the call began (by create time, matched by e-mail) gives
   the created leads their CRM ids, and the others are created again;
-- a lead tried before without a CRM id (the process died, or the CRM stayed away) may have been
-  created by a create whose answer was lost: its e-mail is looked up before it is created;
+- a lead whose create was sent and never answered (the process died, or the CRM stayed away) may
+  have been created: what the CRM created around that moment is read (one getLeadsDateRange for the
+  batch, by e-mail) before it is created;
 - of one person's submissions in a batch only the oldest is created, the later ones update it,
   oldest first, so the CRM ends with the newest answers;
 - a 301 is a lead the CRM already has: it is looked up by e-mail and updated.
@@ -37,7 +38,7 @@ from connectors.clients import crm_client
 from connectors.crm import schema
 from connectors.crm.client import CrmClient
 from connectors.crm_connections import crm_field_catalogue
-from connectors.exceptions import ApiError, HostError, ServerError
+from connectors.exceptions import ApiError, BadPayload, HostError, ServerError
 from leads.models import Lead, LeadAttempt, SyncRun
 from leads.pipeline.locks import LockLost
 from mappings import engine
@@ -68,7 +69,7 @@ class PushItem:
     lead: object
     address: str             # the e-mail as the CRM object carries it
     crm_id: str = ""         # the CRM lead it is known to be
-    uncertain: bool = False  # pushed before without a CRM id: a lost answer may have created it
+    sent_at: object = None   # when a create of it was sent and never answered: it may have been created
     duplicate: bool = False  # the CRM answered its create with 301
     gone: bool = False       # the CRM answered its update with 404: its CRM lead was deleted there
     done: bool = False       # synced or failed
@@ -76,6 +77,10 @@ class PushItem:
     @property
     def email(self) -> str:
         return self.address.strip().lower()
+
+    @property
+    def uncertain(self) -> bool:
+        return self.sent_at is not None
 
 
 @dataclass
@@ -183,7 +188,7 @@ class Pusher:
                 continue
             self.objects[lead.pk] = mapped.crm_object
             items.append(PushItem(lead=lead, address=mapped.crm_object[schema.EMAIL_FIELD], crm_id=lead.crm_id,
-                                  uncertain=not lead.crm_id and lead.attempts > 1))
+                                  sent_at=None if lead.crm_id else lead.create_sent_at))
         # A CRM lead LeadSync already made or found for an e-mail on this CRM account is updated,
         # without asking the CRM (one lookup per e-mail would cost a call each at 10 calls/s).
         known = self._known_crm_ids({item.email for item in items if not item.crm_id})
@@ -223,8 +228,8 @@ class Pusher:
 
     def _save(self, leads):
         Lead.objects.bulk_update(
-            leads, ["field_outcomes", "attempts", "last_attempt_at", "state", "crm_id", "last_error", "error_code",
-                    "retries", "retry_at", "synced_at"]
+            leads, ["field_outcomes", "attempts", "last_attempt_at", "create_sent_at", "state", "crm_id", "last_error",
+                    "error_code", "retries", "retry_at", "synced_at"]
         )
         LeadAttempt.objects.bulk_create([self._attempt(lead) for lead in leads])
 
@@ -270,13 +275,48 @@ class Pusher:
         return dict(rows)
 
     def _look_up(self, items, known, asked):
-        """Ask the CRM for the leads of these e-mails (getLeads by e-mail)."""
+        """Ask the CRM which of these leads it has. Leads whose create went unanswered: one read of
+        what the CRM created around the moments those creates were sent (getLeadsDateRange by
+        create time, matched by e-mail); duplicates (301), and those when the CRM cannot read by
+        date: getLeads by e-mail, one call each."""
+        unanswered = [item for item in items if item.uncertain and not item.duplicate]
+        if unanswered:
+            margin = timedelta(seconds=schema.CLOCK_MARGIN_SECONDS)
+            start = min(item.sent_at for item in unanswered) - margin
+            end = min(max(item.sent_at for item in unanswered) + margin, timezone.now() + margin)
+            try:
+                created = self._created_between(start, end)
+            except ApiError as exc:
+                if exc.retryable:
+                    raise
+                created = None  # a CRM without this read: ask by e-mail below
+            if created is not None:
+                for item in unanswered:
+                    asked.add(item.email)
+                    if item.email in created:
+                        known[item.email] = created[item.email]
+                    self._answered(item)
+                items = [item for item in items if item not in unanswered]
+        if not items:
+            return
         found = self.client.get_leads_by_email({item.address for item in items})
         for item in items:
             asked.add(item.email)
             match = found.get(item.address) or found.get(item.email)
             if match and match.get("id"):
                 known[item.email] = str(match["id"])
+            self._answered(item)
+
+    def _created_between(self, start, end) -> dict:
+        """{e-mail: CRM id} of the leads the CRM created between start and end."""
+        created = self.client.get_leads_date_range(start, end, timestamp="create", fields=["id", schema.EMAIL_FIELD])
+        return {str(lead.get(schema.EMAIL_FIELD) or "").strip().lower(): str(lead["id"])
+                for lead in created if lead.get("id")}
+
+    @staticmethod
+    def _answered(item):
+        """The CRM has been asked about the lead: whatever its lost create did is known now."""
+        item.sent_at = item.lead.create_sent_at = None
 
     def _create(self, items, known, asked, counts):
         """createLeads. Never resent blindly once it may have reached the CRM (see
@@ -285,17 +325,28 @@ class Pusher:
         CRM stays away, the lost answer is recorded on the leads and raised, and the next push looks
         them up. The attempt is recorded before the call: a process that dies during it leaves leads
         the next push knows it tried, and looks up before creating them again."""
-        Lead.objects.bulk_update([item.lead for item in items], ["attempts", "last_attempt_at"])
         started = timezone.now()
+        for item in items:
+            item.lead.create_sent_at = started
+        Lead.objects.bulk_update([item.lead for item in items], ["attempts", "last_attempt_at", "create_sent_at"])
         try:
             results = self.client.create_leads([self.objects[item.lead.pk] for item in items])
-        except (HostError, ServerError) as exc:
+        except (HostError, ServerError, BadPayload) as exc:
+            # The call may have reached the CRM, and its answer did not come (or came garbled).
             if self._heals < MAX_HEALS and self._find_created(items, known, asked, since=started, error=exc):
                 self._heals += 1
                 return
             for item in items:
+                item.sent_at = started
                 item.lead.last_error, item.lead.error_code = ANSWER_LOST.format(error=exc.message), LOST
             raise
+        except ApiError:
+            # Refused before any work (a rate or daily limit, credentials): nothing was created.
+            for item in items:
+                item.lead.create_sent_at = None
+            raise
+        for item in items:
+            item.lead.create_sent_at = None
         for item, result in zip(items, results):
             if result.success:
                 item.done = True
@@ -317,14 +368,12 @@ class Pusher:
         policy.sleep(policy.delay(1, error))
         margin = timedelta(seconds=schema.CLOCK_MARGIN_SECONDS)
         try:
-            created = self.client.get_leads_date_range(since - margin, timezone.now() + margin, timestamp="create",
-                                                       fields=["id", schema.EMAIL_FIELD])
+            ids = self._created_between(since - margin, timezone.now() + margin)
         except ApiError:
             return False
-        ids = {str(lead.get(schema.EMAIL_FIELD) or "").strip().lower(): str(lead["id"])
-               for lead in created if lead.get("id")}
         for item in items:
             asked.add(item.email)
+            self._answered(item)
             if item.email in ids:
                 known[item.email] = ids[item.email]
         logger.warning("%s: createLeads answered %s; %d of %d leads were created by it and are adopted, the others "
@@ -405,7 +454,7 @@ class Pusher:
 
     @staticmethod
     def _ok(lead, crm_id):
-        lead.state = Lead.State.SYNCED
+        lead.state, lead.create_sent_at = Lead.State.SYNCED, None
         lead.crm_id = crm_id or lead.crm_id
         lead.last_error = lead.error_code = ""
         lead.retries, lead.retry_at = 0, None

@@ -96,7 +96,8 @@ def test_a_create_whose_answer_died_with_the_process_is_looked_up_not_sent_twice
         cli("sync", "--days", "90")
     monkeypatch.undo()
     created = CrmLead.objects.count()
-    assert created > 0 and Lead.objects.filter(state="pending", attempts=1).exists(), "the attempt was recorded"
+    assert created > 0 and Lead.objects.filter(state="pending", attempts=1, create_sent_at__isnull=False).exists(), \
+        "the attempt and the moment the create was sent were recorded first"
     Integration.objects.filter(pk=event_integration.pk).update(locked_until=timezone.now() - timedelta(seconds=1))
 
     result = cli("sync", "--json")
@@ -105,5 +106,7 @@ def test_a_create_whose_answer_died_with_the_process_is_looked_up_not_sent_twice
     emails = list(CrmLead.objects.values_list("email_lower", flat=True))
     assert len(emails) == len(set(emails)) == created, "no lead was created twice"
     assert not Lead.objects.filter(state="pending").exists()
-    assert CrmCall.objects.filter(method="getLeads").exists(), "the uncertain leads were looked up"
+    assert CrmCall.objects.filter(method="getLeadsDateRange").count() == 1, "the unanswered creates: one read"
+    assert not CrmCall.objects.filter(method="getLeads").exists(), "not one look-up per e-mail"
+    assert not Lead.objects.filter(create_sent_at__isnull=False).exists()
     assert SyncRun.objects.filter(state="failed", error__startswith="interrupted").count() == 1

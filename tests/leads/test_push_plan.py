@@ -1,11 +1,16 @@
 """plan_push: what a push creates, updates and looks up, decided from what is known. Pure: no
 database, no HTTP; each test states the facts and reads the plan."""
 
+from datetime import datetime, timezone
+
 from leads.pipeline.push import DUPLICATE_NOT_FOUND, PushItem, plan_push
 
+SENT = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
-def item(name, email=None, **facts):
-    return PushItem(lead=name, address=email or f"{name}@example.com", **facts)
+
+def item(name, email=None, uncertain=False, **facts):
+    """`uncertain`: a create of it was sent and never answered."""
+    return PushItem(lead=name, address=email or f"{name}@example.com", sent_at=SENT if uncertain else None, **facts)
 
 
 def names(items):
