@@ -208,6 +208,10 @@ LEADSYNC_LOCK_TTL_SECONDS = env.int("LEADSYNC_LOCK_TTL_SECONDS", default=120)
 LEADSYNC_RETRY_ATTEMPTS = env.int("LEADSYNC_RETRY_ATTEMPTS", default=5)
 LEADSYNC_RETRY_BASE_DELAY = env.float("LEADSYNC_RETRY_BASE_DELAY", default=1.0)
 LEADSYNC_RETRY_MAX_DELAY = env.float("LEADSYNC_RETRY_MAX_DELAY", default=60.0)
+# Seconds to wait for a LinkedIn or CRM connection, and then for each read of its answer: a call
+# that stalls longer is a timeout, retried like any other.
+LEADSYNC_HTTP_TIMEOUT = (env.float("LEADSYNC_HTTP_CONNECT_TIMEOUT", default=5.0),
+                         env.float("LEADSYNC_HTTP_READ_TIMEOUT", default=60.0))
 # Warn in the admin this many days before a token that cannot be renewed dies.
 LEADSYNC_REAUTH_WARNING_DAYS = env.int("LEADSYNC_REAUTH_WARNING_DAYS", default=30)
 # The site's public address, for links in e-mails (e.g. https://leadsync.example.com).

@@ -90,6 +90,7 @@ class LinkedInClient:
             session=session,
             retry=retry,
             page_size=getattr(settings, "LINKEDIN_PAGE_SIZE", DEFAULT_PAGE_SIZE),
+            timeout=getattr(settings, "LEADSYNC_HTTP_TIMEOUT", DEFAULT_TIMEOUT),
         )
 
     def __repr__(self):
