@@ -316,7 +316,8 @@ class LinkedInClient:
             "X-Restli-Protocol-Version": self.RESTLI_PROTOCOL_VERSION,
             "Accept": "application/json",
         }
-        response = send(self.session, method, url, timeout=self.timeout, headers=headers, json=json)
+        response = send(self.session, method, url, timeout=self.timeout, headers=headers, json=json,
+                        what=f"LinkedIn {method} {path}")
         if not 200 <= response.status_code < 300:
             raise self._error(response, method, path)
         return response
