@@ -319,8 +319,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 @admin.register(SandboxSettings)
 class SandboxSettingsAdmin(admin.ModelAdmin):
     list_display = [
-        "__str__", "throttle_remaining", "server_errors_remaining", "bad_answers_remaining", "short_pages", "page_size_cap",
-        "access_token_lifetime", "refresh_token_lifetime", "auto_approve",
+        "__str__", "throttle_remaining", "server_errors_remaining", "bad_answers_remaining", "short_pages",
+        "page_size_cap", "access_token_lifetime", "refresh_token_lifetime", "auto_approve",
     ]
     fieldsets = [
         ("Consent", {"fields": ["auto_approve", "validate_webhooks"]}),

@@ -504,8 +504,8 @@ class BadAnswer(models.TextChoices):
 class SandboxSettings(models.Model):
     """The switchboard (a single row): consent behaviour, paging quirks and fault switches.
 
-    Counters (`throttle_remaining`, `server_errors_remaining`, `bad_answers_remaining`) count down by one per API call so a
-    test or a demo can say exactly which calls fail.
+    Counters (`throttle_remaining`, `server_errors_remaining`, `bad_answers_remaining`) count down by one
+    per API call so a test or a demo can say exactly which calls fail.
     """
 
     auto_approve = models.BooleanField(

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from sandbox.linkedin import seed_data, switches, tokens
 from sandbox.linkedin.models import (
-    AccessToken, Event, Grant, Lead, LeadForm, LeadNotification, Member, RefreshToken, WebhookDelivery,
+    AccessToken, Event, Grant, Lead, LeadForm, LeadNotification, Member, RefreshToken, SandboxSettings, WebhookDelivery,
 )
 from sandbox.linkedin.seed import seed
 from sandbox.linkedin.services import lead_delete, lead_submit
@@ -734,6 +734,12 @@ def test_bad_answers_switch_sends_a_200_whose_body_is_not_json(client, token, ki
     assert api(client, "rest/organizationAcls?q=roleAssignee", token).json()["elements"], "one ticket, one call"
     refused = client.post(f"{BASE}/_faults", {"bad_answer_kind": "xml"}, content_type="application/json")
     assert refused.status_code == 400
+
+
+def test_bad_answers_switch_is_on_the_admin_settings_page(admin_client, seeded):
+    page = admin_client.get(reverse("admin:sandbox_linkedin_sandboxsettings_change", args=[SandboxSettings.load().pk]))
+    assert page.status_code == 200
+    assert b'name="bad_answers_remaining"' in page.content and b'name="bad_answer_kind"' in page.content
 
 
 def test_faults_endpoint(client, token, alex):
