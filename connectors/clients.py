@@ -23,6 +23,7 @@ def retry_policy() -> RetryPolicy:
 def crm_client(connection: CrmConnection, **kwargs) -> CrmClient:
     """A client for the connection's CRM account (its stored endpoint and decrypted credentials)."""
     kwargs.setdefault("retry", retry_policy())
+    kwargs.setdefault("timeout", settings.LEADSYNC_HTTP_TIMEOUT)
     return CrmClient(connection.api_url, account_id=connection.account_id, secret_key=connection.secret_key, **kwargs)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import requests
+from urllib3.exceptions import ProtocolError
 
 from connectors.exceptions import BadPayload, BadRequest, HostError, RateLimited, ServerError
 from connectors.payloads import loads
@@ -28,17 +29,22 @@ def new_session(user_agent="LeadSync"):
     return session
 
 
-def send(session, method, url, *, timeout=DEFAULT_TIMEOUT, safe_url=None, **kwargs):
-    """Send one request. `safe_url` is what error messages may show (never a URL with secrets)."""
-    shown = safe_url or url.split("?", 1)[0]
+def send(session, method, url, *, timeout=DEFAULT_TIMEOUT, safe_url=None, what=None, **kwargs):
+    """Send one request. `safe_url` is what error messages may show (never a URL with secrets);
+    `what` names the call in them instead (e.g. "LinkedIn GET /rest/x")."""
+    what = what or f"{method} {safe_url or url.split('?', 1)[0]}"
     try:
         return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
     except requests.Timeout:
-        raise HostError(f"{method} {shown} timed out") from None
-    except requests.ConnectionError:
-        raise HostError(f"{method} {shown}: could not connect") from None
+        raise HostError(f"{what} timed out") from None
+    except requests.exceptions.ChunkedEncodingError:
+        raise HostError(f"{what}: the connection broke off in the middle of the answer") from None
+    except requests.ConnectionError as exc:
+        if exc.args and isinstance(exc.args[0], ProtocolError):  # connected, then reset or closed
+            raise HostError(f"{what}: the connection was dropped before the answer came") from None
+        raise HostError(f"{what}: could not connect") from None
     except requests.RequestException as exc:
-        raise HostError(f"{method} {shown} failed: {type(exc).__name__}") from None
+        raise HostError(f"{what} failed: {type(exc).__name__}") from None
 
 
 def json_object(response, what):

@@ -214,6 +214,10 @@ LEADSYNC_RETRY_MAX_DELAY = env.float("LEADSYNC_RETRY_MAX_DELAY", default=60.0)
 LEADSYNC_LEAD_RETRIES = env.int("LEADSYNC_LEAD_RETRIES", default=8)
 LEADSYNC_LEAD_RETRY_DELAY = env.int("LEADSYNC_LEAD_RETRY_DELAY", default=60)
 LEADSYNC_LEAD_RETRY_MAX_DELAY = env.int("LEADSYNC_LEAD_RETRY_MAX_DELAY", default=3600)
+# Seconds to wait for a LinkedIn or CRM connection, and then for each read of its answer: a call
+# that stalls longer is a timeout, retried like any other.
+LEADSYNC_HTTP_TIMEOUT = (env.float("LEADSYNC_HTTP_CONNECT_TIMEOUT", default=5.0),
+                         env.float("LEADSYNC_HTTP_READ_TIMEOUT", default=60.0))
 # Warn in the admin this many days before a token that cannot be renewed dies.
 LEADSYNC_REAUTH_WARNING_DAYS = env.int("LEADSYNC_REAUTH_WARNING_DAYS", default=30)
 # The site's public address, for links in e-mails (e.g. https://leadsync.example.com).

@@ -90,6 +90,7 @@ class LinkedInClient:
             session=session,
             retry=retry,
             page_size=getattr(settings, "LINKEDIN_PAGE_SIZE", DEFAULT_PAGE_SIZE),
+            timeout=getattr(settings, "LEADSYNC_HTTP_TIMEOUT", DEFAULT_TIMEOUT),
         )
 
     def __repr__(self):
@@ -315,7 +316,8 @@ class LinkedInClient:
             "X-Restli-Protocol-Version": self.RESTLI_PROTOCOL_VERSION,
             "Accept": "application/json",
         }
-        response = send(self.session, method, url, timeout=self.timeout, headers=headers, json=json)
+        response = send(self.session, method, url, timeout=self.timeout, headers=headers, json=json,
+                        what=f"LinkedIn {method} {path}")
         if not 200 <= response.status_code < 300:
             raise self._error(response, method, path)
         return response

@@ -319,13 +319,13 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 @admin.register(SandboxSettings)
 class SandboxSettingsAdmin(admin.ModelAdmin):
     list_display = [
-        "__str__", "throttle_remaining", "server_errors_remaining", "short_pages", "page_size_cap",
-        "access_token_lifetime", "refresh_token_lifetime", "auto_approve",
+        "__str__", "throttle_remaining", "server_errors_remaining", "bad_answers_remaining", "short_pages",
+        "page_size_cap", "access_token_lifetime", "refresh_token_lifetime", "auto_approve",
     ]
     fieldsets = [
         ("Consent", {"fields": ["auto_approve", "validate_webhooks"]}),
         ("Failures", {"fields": ["throttle_remaining", "throttle_retry_after", "server_errors_remaining",
-                                 "server_error_status"]}),
+                                 "server_error_status", "bad_answers_remaining", "bad_answer_kind"]}),
         ("Tokens", {"fields": ["access_token_lifetime", "refresh_token_lifetime"]}),
         ("Paging", {"fields": ["short_pages", "page_size_cap"]}),
         ("Seed", {"fields": ["seed_anchor"]}),

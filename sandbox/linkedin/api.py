@@ -6,7 +6,7 @@ import functools
 import json
 import re
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from . import switches
@@ -101,11 +101,33 @@ def check_versioned_headers(request):
         )
 
 
+class BadAnswer(Exception):
+    """A fault switch's answer that is not JSON at all: sent as it is, with HTTP 200."""
+
+    BODIES = {
+        # The start of a real finder answer, cut off where a dropped proxy or a full buffer would.
+        "truncated": b'{"elements":[{"id":"sandbox-cut-off","submittedAt":1700000000000,"formResponse":{"answ',
+        "html": b"<html><head><title>Service Unavailable</title></head><body>Try again later.</body></html>",
+    }
+
+    def __init__(self, kind):
+        super().__init__(kind)
+        self.kind = kind
+
+    def response(self):
+        content_type = "text/html" if self.kind == "html" else "application/json"
+        response = HttpResponse(self.BODIES[self.kind], status=200, content_type=content_type)
+        response["X-RestLi-Protocol-Version"] = "2.0.0"
+        return response
+
+
 def check_faults():
-    """Spend one throttle or 5xx ticket, if any are loaded."""
+    """Spend one throttle, 5xx or bad-answer ticket, if any are loaded."""
     fault = switches.fault_consume()
     if fault is None:
         return
+    if fault.kind == "bad_answer":
+        raise BadAnswer(fault.bad_answer)
     if fault.kind == "throttle":
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
         raise RestliError(
@@ -139,7 +161,7 @@ def api_view(methods=("GET",), *, versioned=True):
                 except RestliSyntaxError as exc:
                     raise illegal_argument(f"Invalid query: {exc}") from exc
                 return view(request, params, *args, **kwargs)
-            except RestliError as error:
+            except (RestliError, BadAnswer) as error:
                 return error.response()
 
         return wrapper

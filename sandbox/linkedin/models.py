@@ -496,11 +496,16 @@ class WebhookDelivery(models.Model):
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+class BadAnswer(models.TextChoices):
+    TRUNCATED = "truncated", "truncated JSON (the answer cut off halfway)"
+    HTML = "html", "an HTML page instead of JSON"
+
+
 class SandboxSettings(models.Model):
     """The switchboard (a single row): consent behaviour, paging quirks and fault switches.
 
-    Counters (`throttle_remaining`, `server_errors_remaining`) count down by one per API call so a
-    test or a demo can say exactly which calls fail.
+    Counters (`throttle_remaining`, `server_errors_remaining`, `bad_answers_remaining`) count down by one
+    per API call so a test or a demo can say exactly which calls fail.
     """
 
     auto_approve = models.BooleanField(
@@ -514,6 +519,13 @@ class SandboxSettings(models.Model):
         default=0, help_text="Answer a 5xx to this many next API calls."
     )
     server_error_status = models.PositiveIntegerField(default=500, help_text="500, 502, 503 or 504.")
+    bad_answers_remaining = models.PositiveIntegerField(
+        default=0, help_text="Answer this many next API calls with HTTP 200 and a body that is not valid JSON."
+    )
+    bad_answer_kind = models.CharField(
+        max_length=12, choices=BadAnswer.choices, default=BadAnswer.TRUNCATED,
+        help_text="What those bodies are: a real answer cut off halfway, or an HTML page (as a proxy sends).",
+    )
     access_token_lifetime = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds for new access tokens (default 60 days)."
     )

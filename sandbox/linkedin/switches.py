@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import AccessToken, Member, RefreshToken, SandboxSettings
+from .models import AccessToken, BadAnswer, Member, RefreshToken, SandboxSettings
 
 SETTABLE = {
     "auto_approve": bool,
@@ -19,6 +19,8 @@ SETTABLE = {
     "throttle_retry_after": int,
     "server_errors_remaining": int,
     "server_error_status": int,
+    "bad_answers_remaining": int,
+    "bad_answer_kind": str,
     "access_token_lifetime": int,
     "refresh_token_lifetime": int,
     "short_pages": bool,
@@ -27,19 +29,22 @@ SETTABLE = {
 }
 NULLABLE = {"throttle_retry_after", "access_token_lifetime", "refresh_token_lifetime", "page_size_cap"}
 ALIASES = {"throttle": "throttle_remaining", "retry_after": "throttle_retry_after",
-           "server_errors": "server_errors_remaining", "server_error": "server_errors_remaining"}
+           "server_errors": "server_errors_remaining", "server_error": "server_errors_remaining",
+           "bad_answers": "bad_answers_remaining"}
 DEFAULTS = {
     "auto_approve": False, "throttle_remaining": 0, "throttle_retry_after": None, "server_errors_remaining": 0,
-    "server_error_status": 500, "access_token_lifetime": None, "refresh_token_lifetime": None,
+    "server_error_status": 500, "bad_answers_remaining": 0, "bad_answer_kind": BadAnswer.TRUNCATED,
+    "access_token_lifetime": None, "refresh_token_lifetime": None,
     "short_pages": True, "page_size_cap": None, "validate_webhooks": False,
 }
 
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "throttle" or "server_error"
+    kind: str  # "throttle", "server_error" or "bad_answer"
     status: int
     retry_after: int | None = None
+    bad_answer: str | None = None  # a BadAnswer kind
 
 
 def fault_consume():
@@ -49,6 +54,8 @@ def fault_consume():
         return Fault("throttle", 429, SandboxSettings.load().throttle_retry_after)
     if qs.filter(server_errors_remaining__gt=0).update(server_errors_remaining=F("server_errors_remaining") - 1):
         return Fault("server_error", SandboxSettings.load().server_error_status)
+    if qs.filter(bad_answers_remaining__gt=0).update(bad_answers_remaining=F("bad_answers_remaining") - 1):
+        return Fault("bad_answer", 200, bad_answer=SandboxSettings.load().bad_answer_kind)
     return None
 
 
@@ -71,6 +78,10 @@ def _coerce(name, value):
             raise ValueError(f"{name} cannot be null")
         return None
     kind = SETTABLE[name]
+    if name == "bad_answer_kind":
+        if value not in BadAnswer.values:
+            raise ValueError(f"bad_answer_kind must be one of {', '.join(BadAnswer.values)}")
+        return value
     if kind is bool:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false")
@@ -88,7 +99,7 @@ def _coerce(name, value):
 def settings_update(*, changes):
     """Apply a dict of changes and one-shot actions; returns {"settings": …, "done": [what happened]}.
 
-    Keys: any SETTABLE name (or its alias: throttle, retry_after, server_errors), "reset" (all switches
+    Keys: any SETTABLE name (or its alias: throttle, retry_after, server_errors, bad_answers), "reset" (all switches
     back to defaults), "expire_access_tokens" (true: every access token expires now), and "revoke":
     {"member": id or person id, "access": bool, "refresh": bool}. Unknown keys raise ValueError.
     """

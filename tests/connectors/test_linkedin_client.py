@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 import responses
+from urllib3.exceptions import ProtocolError
 
 from connectors.exceptions import (
     BadPayload,
@@ -468,6 +469,23 @@ def test_connection_failure_is_retried_then_host_error(client, mock):
         client.me()
 
     assert len(mock.calls) == 3
+
+
+@pytest.mark.parametrize("error, says", [
+    (requests.ConnectionError("refused"), "LinkedIn GET /v2/me: could not connect"),
+    (requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))),
+     "LinkedIn GET /v2/me: the connection was dropped before the answer came"),
+    (requests.exceptions.ChunkedEncodingError("IncompleteRead"),
+     "LinkedIn GET /v2/me: the connection broke off in the middle of the answer"),
+    (requests.ReadTimeout("read timed out"), "LinkedIn GET /v2/me timed out"),
+], ids=["refused", "reset", "cut-off", "timeout"])
+def test_a_transport_failure_says_which_call_failed_and_how(client, mock, error, says):
+    mock.get(f"{API}/v2/me", body=error)
+
+    with pytest.raises(HostError) as caught:
+        client.me()
+
+    assert caught.value.message == says
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from sandbox.linkedin import seed_data, switches, tokens
 from sandbox.linkedin.models import (
-    AccessToken, Event, Grant, Lead, LeadForm, LeadNotification, Member, RefreshToken, WebhookDelivery,
+    AccessToken, Event, Grant, Lead, LeadForm, LeadNotification, Member, RefreshToken, SandboxSettings, WebhookDelivery,
 )
 from sandbox.linkedin.seed import seed
 from sandbox.linkedin.services import lead_delete, lead_submit
@@ -722,6 +722,26 @@ def test_server_errors_switch(client, token):
     assert api(client, "rest/organizationAcls?q=roleAssignee", token).status_code == 200
 
 
+@pytest.mark.parametrize("kind", ["truncated", "html"])
+def test_bad_answers_switch_sends_a_200_whose_body_is_not_json(client, token, kind):
+    response = client.post(f"{BASE}/_faults", {"bad_answers": 1, "bad_answer_kind": kind},
+                           content_type="application/json")
+    assert response.json()["settings"]["bad_answers_remaining"] == 1
+    answer = api(client, "rest/organizationAcls?q=roleAssignee", token)
+    assert answer.status_code == 200
+    with pytest.raises(ValueError):
+        json.loads(answer.content)
+    assert api(client, "rest/organizationAcls?q=roleAssignee", token).json()["elements"], "one ticket, one call"
+    refused = client.post(f"{BASE}/_faults", {"bad_answer_kind": "xml"}, content_type="application/json")
+    assert refused.status_code == 400
+
+
+def test_bad_answers_switch_is_on_the_admin_settings_page(admin_client, seeded):
+    page = admin_client.get(reverse("admin:sandbox_linkedin_sandboxsettings_change", args=[SandboxSettings.load().pk]))
+    assert page.status_code == 200
+    assert b'name="bad_answers_remaining"' in page.content and b'name="bad_answer_kind"' in page.content
+
+
 def test_faults_endpoint(client, token, alex):
     state = client.get(f"{BASE}/_faults").json()["settings"]
     assert state["short_pages"] is True and state["throttle_remaining"] == 0
@@ -732,9 +752,11 @@ def test_faults_endpoint(client, token, alex):
 
 
 def test_fault_command(seeded, capsys):
-    call_command("sandbox_linkedin_fault", "--throttle", "3", "--short-pages", "off", "--json")
+    call_command("sandbox_linkedin_fault", "--throttle", "3", "--short-pages", "off", "--bad-answers", "2",
+                 "--bad-answer", "html", "--json")
     result = json.loads(capsys.readouterr().out)
     assert result["settings"]["throttle_remaining"] == 3 and result["settings"]["short_pages"] is False
+    assert result["settings"]["bad_answers_remaining"] == 2 and result["settings"]["bad_answer_kind"] == "html"
     call_command("sandbox_linkedin_fault", "--expire-access-tokens")
     assert not AccessToken.objects.filter(expires_at__gt=timezone.now()).exists()
     capsys.readouterr()

@@ -1,4 +1,4 @@
-"""python manage.py sandbox_linkedin_fault [--throttle N [--retry-after S]] [--server-errors N [--status 503]]
+"""python manage.py sandbox_linkedin_fault [--throttle N [--retry-after S]] [--server-errors N [--status 503]] [--bad-answers N [--bad-answer truncated|html]]
 [--expire-access-tokens] [--revoke-member ID [--access-only | --refresh-only]] [--access-lifetime S]
 [--refresh-lifetime S] [--short-pages on|off] [--page-size-cap N] [--auto-approve on|off] [--reset] [--json]"""
 
@@ -23,6 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--retry-after", type=int, metavar="S", help="Retry-After seconds on those 429s (0: none).")
         parser.add_argument("--server-errors", type=int, metavar="N", help="Answer 5xx to the next N API calls.")
         parser.add_argument("--status", type=int, help="Status for those errors (default 500).")
+        parser.add_argument("--bad-answers", type=int, metavar="N",
+                            help="Answer the next N API calls with HTTP 200 and a body that is not JSON.")
+        parser.add_argument("--bad-answer", choices=["truncated", "html"],
+                            help="Those bodies: JSON cut off halfway (default) or an HTML page.")
         parser.add_argument("--expire-access-tokens", action="store_true", help="Expire every access token now.")
         parser.add_argument("--revoke-member", metavar="ID", help="Revoke a member's tokens (id or person id).")
         scope = parser.add_mutually_exclusive_group()
@@ -45,6 +49,7 @@ class Command(BaseCommand):
         for option, name in [
             ("throttle", "throttle_remaining"), ("retry_after", "throttle_retry_after"),
             ("server_errors", "server_errors_remaining"), ("status", "server_error_status"),
+            ("bad_answers", "bad_answers_remaining"), ("bad_answer", "bad_answer_kind"),
             ("access_lifetime", "access_token_lifetime"), ("refresh_lifetime", "refresh_token_lifetime"),
             ("short_pages", "short_pages"), ("page_size_cap", "page_size_cap"), ("auto_approve", "auto_approve"),
         ]:
