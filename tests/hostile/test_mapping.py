@@ -26,25 +26,31 @@ DATA_TYPES = ["text", "int", "integer", "bit", "boolean", "decimal", "float", "p
 
 
 RANDOMS = st.randoms(use_true_random=True)  # the valid skeleton: one draw; the hostile values: drawn
-VALUES = {storable: st.lists(hs.values(storable=storable), min_size=16, max_size=16) for storable in (True, False)}
+VALUES = {storable: hs.values(storable=storable) for storable in (True, False)}
 
 
 @st.composite
 def leads(draw, *, storable=True):
     """A NormalizedLead of the parser's shape, its values anything JSON can hold."""
-    rng, values = draw(RANDOMS), iter(draw(VALUES[storable]))
-    answers = {key: {"name": key, "text": None, "predefined_field": rng.choice(hs.PREDEFINED),
-                     "type": rng.choice(["text", "multiple_choice"]), "value": next(values), "option_ids": []}
-               for key in rng.sample(QUESTION_KEYS, rng.randint(0, 4))}
+    rng = draw(RANDOMS)
+    questions = rng.sample(QUESTION_KEYS, rng.randint(0, 4))
+    hidden = rng.sample(HIDDEN_KEYS, rng.randint(0, 2))
+    consents = rng.sample(CONSENT_KEYS, rng.randint(0, 2))
+    entity = rng.choice([None, "event", "creative"])
+    count = len(questions) + len(hidden) + len(consents) + 5 + (entity == "event")
+    values = iter(draw(st.lists(VALUES[storable], min_size=count, max_size=count)))
+    associated = {"event": lambda: {"kind": "event", "urn": next(values)},
+                  "creative": lambda: {"kind": None, "urn": "urn:li:sponsoredCreative:5"}}.get(entity, lambda: None)()
     return {
         "id": f"{rng.getrandbits(64):x}", "lead_type": next(values), "owner_urn": next(values),
         "form_id": "987", "form_version": next(values), "submitted_at": draw(hs.HOSTILE_NUMBERS),
         "test_lead": rng.random() < 0.5, "submitter_urn": next(values), "campaign_urn": next(values),
-        "associated_entity": rng.choice([None, {"kind": "event", "urn": next(values)},
-                                         {"kind": None, "urn": "urn:li:sponsoredCreative:5"}]),
-        "answers": answers,
-        "hidden_fields": {key: next(values) for key in rng.sample(HIDDEN_KEYS, rng.randint(0, 2))},
-        "consents": {key: {"text": None, "accepted": next(values)} for key in rng.sample(CONSENT_KEYS, rng.randint(0, 2))},
+        "associated_entity": associated,
+        "answers": {key: {"name": key, "text": None, "predefined_field": rng.choice(hs.PREDEFINED),
+                          "type": rng.choice(["text", "multiple_choice"]), "value": next(values), "option_ids": []}
+                    for key in questions},
+        "hidden_fields": {key: next(values) for key in hidden},
+        "consents": {key: {"text": None, "accepted": next(values)} for key in consents},
         "errors": [],
     }
 
