@@ -1,7 +1,8 @@
 """JSON from outside (an API's answer, a webhook's body) read so that whatever is accepted can be
 kept: Python's json module accepts NaN and Infinity, which are not JSON and which the database's
 JSON columns refuse; it turns `\\ud800` into a lone surrogate and `\\u0000` into NUL, which cannot be
-written as UTF-8 or into PostgreSQL's jsonb; and it follows any nesting, until a RecursionError.
+written as UTF-8 or into PostgreSQL's jsonb; it follows any nesting, until a RecursionError; and
+a parsed value handed over from elsewhere may hold an integer too long to be written as JSON again.
 Each of these is refused here as BadPayload, naming what was being read, before anything is stored."""
 
 import json
@@ -11,6 +12,9 @@ from connectors.exceptions import BadPayload
 
 # LinkedIn's and the CRM's deepest documented payloads nest well under ten levels.
 MAX_DEPTH = 64
+# Python writes (and reads) no integer longer than 4300 digits (its int_max_str_digits): a JSON
+# column would fail on it at save time. 14,000 bits is about 4,200 digits.
+MAX_INT_BITS = 14_000
 
 
 def _refuse_constant(name):
@@ -59,3 +63,5 @@ def check_storable(value, *, what: str, status=None, max_depth: int = MAX_DEPTH)
             stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, float) and not math.isfinite(item):
             raise BadPayload(f"{what}: the JSON holds a number that is not finite", status=status)
+        elif isinstance(item, int) and item.bit_length() > MAX_INT_BITS:
+            raise BadPayload(f"{what}: the JSON holds a number too long to be written", status=status)

@@ -558,7 +558,10 @@ def _render(value: Any, *, boolean: tuple[str, str] = ("true", "false")) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (int, float)):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # an integer longer than Python writes (sys.get_int_max_str_digits)
+            raise TypeError(f"cannot send a number of {value.bit_length()} bits to the CRM") from None
     if isinstance(value, (list, tuple)):
         return ", ".join(_render(item, boolean=boolean) for item in value)
     raise TypeError(f"cannot send a {type(value).__name__} to the CRM")

@@ -12,6 +12,7 @@ import re
 from connectors.exceptions import BadPayload
 from connectors.linkedin.restli import union_member
 from connectors.linkedin.urns import owner_urn, parse_urn
+from connectors.payloads import check_storable
 
 
 def locale_code(locale):
@@ -44,7 +45,11 @@ def parse_lead_form(element, *, questions_by_urn=None, legal_info=None):
     `results` as `questions_by_urn` (keyed by URN or by bare id, as the batch answer is) and the
     leadGenFormLegalInfo object as `legal_info`. An unresolved reference raises BadPayload rather
     than silently dropping a question or the consent texts; pass `legal_info={}` to go without.
+    What no JSON column keeps (NaN, a lone surrogate, NUL, absurd nesting) is refused as BadPayload.
     """
+    for value, what in ((element, "lead form"), (questions_by_urn, "lead form questions"),
+                        (legal_info, "lead form legal info")):
+        check_storable(value, what=what)
     if not isinstance(element, dict):
         raise BadPayload("lead form is not an object")
     if element.get("id") is None:
@@ -129,6 +134,9 @@ def _question(question, locale, form_id):
     details = details if isinstance(details, dict) else {}
     if kind == "textQuestionDetails":
         kind, max_length, options = "text", details.get("maxResponseLength"), []
+        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
+                                       or max_length < 0):
+            raise BadPayload(f"{where}: maxResponseLength is not a number of characters")
     elif kind == "multipleChoiceQuestionDetails":
         kind, max_length = "multiple_choice", None
         options = _list(details.get("options"), f"{where}: options")
@@ -138,12 +146,15 @@ def _question(question, locale, form_id):
         raise BadPayload(
             f"{where} has {found}; only text and multiple choice questions are supported"
         )
+    predefined = question.get("predefinedField")
+    if predefined is not None and not isinstance(predefined, str):
+        raise BadPayload(f"{where}: predefinedField is not a field name")
     return {
         "id": str(question_id),
         "name": question.get("name"),
         "label": question.get("label"),
         "text": localized(question.get("question"), locale, what=where),
-        "predefined_field": question.get("predefinedField"),
+        "predefined_field": predefined,
         "type": kind,
         "required": bool(question.get("responseRequired", True)),
         "max_length": max_length,

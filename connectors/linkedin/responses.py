@@ -15,6 +15,7 @@ from connectors.linkedin.forms import hidden_fields
 from connectors.linkedin.restli import union_member
 from connectors.linkedin.times import from_epoch_ms
 from connectors.linkedin.urns import consent_id, owner_urn, parse_urn, parse_versioned_form_urn
+from connectors.payloads import check_storable
 _ANSWER_KINDS = ("textQuestionAnswer", "multipleChoiceAnswer")
 
 
@@ -26,7 +27,11 @@ def normalize_response(element, form_versions):
     whose version is unknown (or not given) is read against that newest version, so option ids
     still become texts when the options did not change; `form_version` keeps the version the lead
     names. A callable rather than a mapping so a DB-backed cache loads only what a lead needs.
+
+    A lead holding what no JSON column keeps (NaN, a lone surrogate, NUL, absurd nesting) is
+    refused whole: the lead is stored as LinkedIn sent it, so cleaning the answers would not do.
     """
+    check_storable(element, what="lead")
     lead_id, submitted_at, response = _required(element)
     try:
         return _normalize(element, form_versions, lead_id, submitted_at, response)
@@ -78,7 +83,7 @@ def _required(element):
     if (
         isinstance(submitted_at, bool)
         or not isinstance(submitted_at, (int, float))
-        or not math.isfinite(submitted_at)
+        or (isinstance(submitted_at, float) and not math.isfinite(submitted_at))
     ):
         raise BadPayload(f"lead {lead_id}: submittedAt is missing or not a number")
     if from_epoch_ms(submitted_at) is None:

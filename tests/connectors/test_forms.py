@@ -405,3 +405,37 @@ def test_owner_urn_reads_the_owner_union(owner, expected):
 def test_malformed_owner_union_is_rejected(owner):
     with pytest.raises(BadPayload, match="owner"):
         owner_urn(owner)
+
+
+# --- found by the hostile-input suite (tests/hostile/): each crashed later, in the mapping engine ---
+
+def _first_question(**changes):
+    form = copy.deepcopy(VERSIONED_FORM)
+    question = form["content"]["questions"][0]
+    for key, value in changes.items():
+        if key == "maxResponseLength":
+            question["questionDetails"]["textQuestionDetails"][key] = value
+        else:
+            question[key] = value
+    return form
+
+
+@pytest.mark.parametrize("changes, says", [
+    # auto_map looked it up in a dict: TypeError, unhashable type.
+    ({"predefinedField": {"FIRST_NAME": 1}}, "predefinedField is not a field name"),
+    # custom_field_suggestions compared it with 255: TypeError.
+    ({"maxResponseLength": "300"}, "maxResponseLength is not a number"),
+    ({"maxResponseLength": {"max": 1}}, "maxResponseLength is not a number"),
+    ({"maxResponseLength": -1}, "maxResponseLength is not a number"),
+])
+def test_a_question_whose_fields_have_the_wrong_type_is_a_bad_payload(changes, says):
+    with pytest.raises(BadPayload, match=f"question 307234246 .*{says}"):
+        parse_lead_form(_first_question(**changes))
+
+
+@pytest.mark.parametrize("value", [float("nan"), "\ud800", "a\x00b", pytest.param(10**5000, id="a 5001-digit integer")])
+def test_a_form_holding_what_no_json_column_keeps_is_refused(value):
+    with pytest.raises(BadPayload, match="lead form: the JSON holds"):
+        parse_lead_form({**VERSIONED_FORM, "name": value})
+    with pytest.raises(BadPayload, match="lead form legal info: the JSON holds"):
+        parse_lead_form(LEGACY_FORM, questions_by_urn=LEGACY_QUESTIONS, legal_info={"consents": [{"id": 1, "consent": value}]})

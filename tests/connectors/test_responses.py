@@ -547,3 +547,34 @@ def test_one_bad_field_does_not_block_the_lead(change, source):
     assert normalized["id"] == EXPECTED["id"]
     assert source in [e["source"] for e in normalized["errors"]]
     assert all(set(e) == {"source", "message"} for e in normalized["errors"])
+
+
+# --- found by the hostile-input suite (tests/hostile/): each crashed or slipped through before ---
+
+@pytest.mark.parametrize("changes, says", [
+    # str() of an integer this long raises ValueError (Python's 4300-digit limit).
+    ({"id": 10**5000}, "number too long"),
+    # math.isfinite() of an integer past a float's range raised OverflowError.
+    ({"submittedAt": 10**400}, "not a moment a calendar holds"),
+])
+def test_absurd_numbers_in_the_id_or_the_time_are_a_bad_payload_not_a_crash(changes, says):
+    with pytest.raises(BadPayload, match=says):
+        normalize_response(lead(**changes), LOOKUP)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "a\x00b", "\ud800", pytest.param(10**5000, id="a 5001-digit integer")])
+def test_a_lead_holding_what_no_json_column_keeps_is_refused_not_returned(value):
+    """Such a value in an answer or a hidden field used to come back in the NormalizedLead, which
+    the database then refused (or SQLite kept and PostgreSQL did not)."""
+    answer = {"questionId": 307234246, "answerDetails": {"textQuestionAnswer": {"answer": value}}}
+    for element in (lead(formResponse={"answers": [answer]}), lead(form={"hiddenFields": [{"name": "x", "value": value}]})):
+        with pytest.raises(BadPayload, match="^lead: the JSON holds"):
+            normalize_response(element, LOOKUP)
+
+
+def test_a_lead_nested_past_any_real_lead_is_refused():
+    deep = "x"
+    for _ in range(5_000):
+        deep = [deep]
+    with pytest.raises(BadPayload, match="nested deeper"):
+        normalize_response(lead(testLead=deep), LOOKUP)

@@ -129,6 +129,20 @@ def test_one_bad_field_does_not_block_the_lead():
     assert result.lead_error is None
 
 
+def test_a_number_too_long_to_write_is_a_field_error_not_a_crash():
+    """Found by the hostile-input suite: str() of a 5001-digit integer raises ValueError (Python's
+    digit limit), which escaped apply_mapping and stopped the lead."""
+    lead = deepcopy(LEAD)
+    lead["hidden_fields"]["utm_source"] = 10**5000
+    rows = [row("hidden", "utm_source", "Source_5a2"), row("question", "103", "emailAddress")]
+
+    result = apply_mapping(lead, rows, None)
+
+    assert [o["status"] for o in result.outcomes] == ["error", "ok"]
+    assert "cannot send a number" in outcome_of(result, "utm_source")["message"]
+    assert result.crm_object == {"emailAddress": "john@example.com"}
+
+
 def test_overlong_value_is_truncated_not_rejected():
     lead = deepcopy(LEAD)
     lead["answers"]["101"]["value"] = "J" * 80
