@@ -8,7 +8,8 @@ from django.utils import timezone
 from connectors.clients import crm_client
 from connectors.crm.schema import EMAIL_FIELD
 from connectors.crm_connections import crm_field_catalogue, crm_fields_load
-from connectors.exceptions import LeadSyncError
+from connectors.exceptions import BadPayload, LeadSyncError
+from connectors.payloads import check_storable
 from connectors.models import CrmConnection, LeadForm
 from mappings import engine
 from mappings.forms import RowState, integration_catalogues, mapping_conflicts, source_name, whole_mapping_errors
@@ -198,6 +199,10 @@ def _document_rows(document) -> tuple[list[dict], list[str]]:
                     f"{MAPPING_FORMAT_VERSION}."]
     if not isinstance(document.get("rows"), list):
         return [], ["The mapping document has no list of \"rows\"."]
+    try:  # text PostgreSQL cannot keep (NUL, lone surrogates), absurd nesting or numbers
+        check_storable(document, what="The mapping document")
+    except BadPayload as exc:
+        return [], [f"{exc}."]
     types = {"crm_field": str, "transform": str, "transform_option": str, "enabled": bool, "position": int}
     rows, problems, seen = [], [], set()
     for n, entry in enumerate(document["rows"], start=1):

@@ -182,6 +182,14 @@ def _no_rows(document):
     document["rows"] = {"1": "firstName"}
 
 
+def _a_nul_in_an_option(document):
+    entry(document, "4").update(transform="join", transform_option="\x00")
+
+
+def _a_lone_surrogate(document):
+    entry(document, "4")["transform_option"] = "%d\ud800"
+
+
 @pytest.mark.parametrize("spoil, says", [
     (_email_unmapped, "Question “Email”: emailAddress must stay mapped from an enabled source: it is the only field "
                       "the CRM requires"),
@@ -198,6 +206,8 @@ def _no_rows(document):
     (_not_a_mapping, "This is not a LeadSync mapping document"),
     (_a_later_version, "This mapping document is version 2; this LeadSync reads version 1."),
     (_no_rows, "The mapping document has no list of \"rows\"."),
+    (_a_nul_in_an_option, "The mapping document: the JSON holds a NUL character."),
+    (_a_lone_surrogate, "The mapping document: the JSON holds text that is not valid Unicode"),
 ])
 def test_a_refused_import_changes_nothing_and_says_why(source, spoil, says):
     before = rows_of(source)
