@@ -510,6 +510,15 @@ SENT_STATUSES = ("ok", "truncated")       # the field's value reached the CRM ob
 FIELD_PROBLEMS = ("error", "truncated")   # the field did not reach the CRM as it was answered
 
 
+# An outcome's message may quote the answer it is about: a 70,000-character answer must not make a
+# 70,000-character message on every push.
+MAX_MESSAGE_CHARS = 300
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
 @dataclass
 class MappedLead:
     crm_object: dict[str, str] = field(default_factory=dict)
@@ -706,7 +715,7 @@ def apply_mapping(
             crm_object[crm_field] = text
             set_by[crm_field] = f"{kind}:{key}"
         outcomes.append({"source_kind": kind, "source_key": key, "crm_field": crm_field,
-                         "status": status, "message": message})
+                         "status": status, "message": _short(message)})
 
     lead_error = None
     if schema.EMAIL_FIELD not in crm_object:

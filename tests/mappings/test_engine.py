@@ -143,6 +143,18 @@ def test_a_number_too_long_to_write_is_a_field_error_not_a_crash():
     assert result.crm_object == {"emailAddress": "john@example.com"}
 
 
+def test_a_field_error_quoting_a_huge_answer_keeps_its_message_short():
+    lead = deepcopy(LEAD)
+    lead["hidden_fields"]["utm_source"] = "x" * 70_000
+    catalogue = [{"system_name": "Score_5a2", "label": "Score", "data_type": "int", "is_custom": True}]
+    rows = [row("hidden", "utm_source", "Score_5a2"), row("question", "103", "emailAddress")]
+
+    result = apply_mapping(lead, rows, catalogue)
+
+    message = outcome_of(result, "utm_source")["message"]
+    assert outcome_of(result, "utm_source")["status"] == "error" and len(message) <= 300
+
+
 def test_overlong_value_is_truncated_not_rejected():
     lead = deepcopy(LEAD)
     lead["answers"]["101"]["value"] = "J" * 80
