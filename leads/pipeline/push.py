@@ -41,6 +41,7 @@ from connectors.crm_connections import crm_field_catalogue
 from connectors.exceptions import ApiError, BadPayload, HostError, ServerError
 from leads.models import Lead, LeadAttempt, SyncRun
 from leads.pipeline.locks import LockLost
+from leads.pipeline.writes import rows_update
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
@@ -227,7 +228,7 @@ class Pusher:
         return counts
 
     def _save(self, leads):
-        Lead.objects.bulk_update(
+        rows_update(
             leads, ["field_outcomes", "attempts", "last_attempt_at", "create_sent_at", "state", "crm_id", "last_error",
                     "error_code", "retries", "retry_at", "synced_at"]
         )
@@ -328,7 +329,7 @@ class Pusher:
         started = timezone.now()
         for item in items:
             item.lead.create_sent_at = started
-        Lead.objects.bulk_update([item.lead for item in items], ["attempts", "last_attempt_at", "create_sent_at"])
+        rows_update([item.lead for item in items], ["attempts", "last_attempt_at", "create_sent_at"])
         try:
             results = self.client.create_leads([self.objects[item.lead.pk] for item in items])
         except (HostError, ServerError, BadPayload) as exc:
