@@ -33,11 +33,14 @@ def from_ms(ms):
 
 def leads_for_owner(*, owner_key, owner_id, lead_type, start_ms=None, end_ms=None, form_version=None,
                     associated_urn=None, test_only=False):
-    """Leads of one owner and lead type, newest first (ties by id), with the finder's optional filters.
+    """Leads of one owner and lead type, newest first (ties by id), with the finder's optional
+    filters, as a sequence that can be measured (len) and sliced: a queryset (one COUNT and one
+    page read per request, whatever the owner's size), or a list when the associated entity is
+    filtered (the filter reads JSON).
 
     The time range is [start, end): overlapping pull windows meet without gaps.
     """
-    qs = Lead.objects.filter(lead_type=lead_type).select_related("form_version__form")
+    qs = Lead.objects.filter(lead_type=lead_type)
     qs = qs.filter(organization_id=owner_id) if owner_key == "organization" else qs.filter(ad_account_id=owner_id)
     if start_ms is not None:
         qs = qs.filter(submitted_at__gte=from_ms(start_ms))
@@ -48,10 +51,42 @@ def leads_for_owner(*, owner_key, owner_id, lead_type, start_ms=None, end_ms=Non
         qs = qs.filter(form_version__form_id=form_id, form_version__version=version)
     if test_only:
         qs = qs.filter(test_lead=True)
-    leads = list(qs.order_by("-submitted_at", "id"))
+    qs = qs.order_by("-submitted_at", "id")
     if associated_urn is not None:
-        leads = [lead for lead in leads if associated_urn in (lead.associated_entity or {}).values()]
-    return leads
+        ids = [pk for pk, entity in qs.values_list("id", "associated_entity")
+               if associated_urn in (entity or {}).values()]
+        return _Leads(ids)
+    return _Counted(qs.select_related("form_version__form"))
+
+
+class _Counted:
+    """A queryset whose length is counted once (len() of a queryset would load every row)."""
+
+    def __init__(self, qs):
+        self.qs, self._len = qs, None
+
+    def __len__(self):
+        if self._len is None:
+            self._len = self.qs.count()
+        return self._len
+
+    def __getitem__(self, key):
+        return list(self.qs[key])
+
+
+class _Leads:
+    """Lead ids in order; a slice loads only its own leads."""
+
+    def __init__(self, ids):
+        self.ids = ids
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, key):
+        ids = self.ids[key]
+        by_id = Lead.objects.select_related("form_version__form").in_bulk(ids)
+        return [by_id[pk] for pk in ids if pk in by_id]
 
 
 # --- short pages ----------------------------------------------------------------------------------
@@ -77,11 +112,12 @@ def short_page(items, start, count):
     """(elements of positions [start, start+count), total positions) with holes, for count >= 3."""
     end = start + count
     first = max(0, (start * (HOLE_EVERY - 1)) // HOLE_EVERY - 1)
-    window = []
+    indexes = []
     for index in range(first, len(items)):
         position = virtual_position(index)
         if position >= end:
             break
         if position >= start:
-            window.append(items[index])
+            indexes.append(index)
+    window = items[indexes[0]: indexes[-1] + 1] if indexes else []
     return window, virtual_length(len(items))
