@@ -47,10 +47,11 @@ def send(session, method, url, *, timeout=DEFAULT_TIMEOUT, safe_url=None, what=N
         raise HostError(f"{what} failed: {type(exc).__name__}") from None
 
 
-def json_object(response, what):
+def json_object(response, what, *, check=True):
     """The answer's body as a JSON object that can be stored as it is (see connectors.payloads), or
-    BadPayload naming `what` (e.g. "LinkedIn GET /rest/x")."""
-    body = loads(response.content, what=what, status=response.status_code)
+    BadPayload naming `what` (e.g. "LinkedIn GET /rest/x"). Without `check` the caller checks
+    what it keeps of it (leads, one by one, so one bad lead does not refuse its page)."""
+    body = loads(response.content, what=what, status=response.status_code, check=check)
     if not isinstance(body, dict):
         raise BadPayload(f"{what}: the answer is not a JSON object", status=response.status_code)
     return body

@@ -21,8 +21,9 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def loads(raw, *, what: str, status=None):
-    """The JSON value of `raw` (bytes or text), or BadPayload naming `what`."""
+def loads(raw, *, what: str, status=None, check=True):
+    """The JSON value of `raw` (bytes or text), or BadPayload naming `what`. With `check`, also
+    one that can be stored as it is (check_storable); without, the caller checks what it keeps."""
     try:
         value = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError:
@@ -32,13 +33,16 @@ def loads(raw, *, what: str, status=None):
     except ValueError as exc:
         reason = str(exc) if "JSON number" in str(exc) else "not JSON"
         raise BadPayload(f"{what}: {reason}", status=status) from None
-    check_storable(value, what=what, status=status)
+    if check:
+        check_storable(value, what=what, status=status)
     return value
 
 
 def _check_text(text, what, status):
     if "\x00" in text:
         raise BadPayload(f"{what}: the JSON holds a NUL character", status=status)
+    if text.isascii():  # most text: no surrogate possible, and no copy made to find out
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -191,7 +191,9 @@ class LinkedInClient:
             ("associatedEntity", associated_entity),
             ("limitedToTestLeads", limited_to_test_leads),
         ]
-        return self._pages(self.LEAD_FORM_RESPONSES_PATH, params)
+        # Each lead is checked storable when it is read (normalize_response): one that is not is
+        # skipped alone instead of refusing its page.
+        return self._pages(self.LEAD_FORM_RESPONSES_PATH, params, check=False)
 
     def lead_form_responses_total(self, owner_urn, lead_type, *, start_ms, end_ms, versioned_form_urn=None):
         """How many responses the finder has for these filters, as LinkedIn counts them
@@ -247,7 +249,7 @@ class LinkedInClient:
     def _all(self, path, params):
         return [element for page in self._pages(path, params) for element in page]
 
-    def _pages(self, path, params):
+    def _pages(self, path, params, *, check=True):
         """Yield the non-empty pages of a Rest.li finder.
 
         Index paging: `start` advances by `count` (LinkedIn's rule, or the server's smaller
@@ -262,7 +264,7 @@ class LinkedInClient:
             query = build_query(
                 [*params, ("count", self.page_size), ("start", None if token else start), ("pageToken", token)]
             )
-            body = self._get(path, query)
+            body = self._get(path, query, check=check)
             elements, paging, next_token = _page_parts(body, f"LinkedIn GET {path}")
             if not elements:
                 return
@@ -285,8 +287,8 @@ class LinkedInClient:
                 return
         raise BadPayload(f"LinkedIn GET {path}: more than {self.MAX_PAGES} pages")
 
-    def _get(self, path, query=None):
-        return json_object(self._request("GET", path, query), f"LinkedIn GET {path}")
+    def _get(self, path, query=None, *, check=True):
+        return json_object(self._request("GET", path, query), f"LinkedIn GET {path}", check=check)
 
     def _request(self, method, path, query=None, json=None):
         """Send one API call, with retries and at most one token refresh; return the response

@@ -13,6 +13,7 @@ import requests
 import responses
 from urllib3.exceptions import ProtocolError
 
+from connectors.linkedin.responses import normalize_response
 from connectors.exceptions import (
     BadPayload,
     BadRequest,
@@ -180,6 +181,20 @@ def test_lead_form_responses_query_is_exact_and_never_double_encoded(client, moc
         "&versionedLeadGenFormUrn=urn%3Ali%3AversionedLeadGenForm%3A%28urn%3Ali%3AleadGenForm%3A987%2C1%29"
         "&associatedEntity=urn%3Ali%3Aevent%3A789&limitedToTestLeads=false&count=10&start=0"
     )
+
+
+def test_a_lead_the_database_could_not_keep_does_not_refuse_its_page(client, mock):
+    """Each lead is checked when it is read (normalize_response), so the page comes through and
+    the pull skips that lead alone; other answers are still refused whole."""
+    hostile = {**SEED_003_LEAD, "id": "nul", "formResponse": {"answers": [{"questionId": 1, "answerDetails": {
+        "textQuestionAnswer": {"answer": "a\u0000b"}}}]}}
+    mock.get(RESPONSES_URL, json=page([SEED_003_LEAD, hostile], total=2))
+
+    [elements] = list(client.lead_form_responses(ORG, "EVENT"))
+
+    assert [e["id"] for e in elements] == [SEED_003_LEAD["id"], "nul"]
+    with pytest.raises(BadPayload, match="NUL"):
+        normalize_response(elements[1], lambda form_id, version: None)
 
 
 def test_lead_form_responses_leave_out_filters_not_given(client, mock):
