@@ -1,10 +1,11 @@
-# LeadSync: `make demo` (offline demonstration on SQLite and the sandbox) and `make test`
-# (the whole suite on real Redis and PostgreSQL). Both set everything up on a fresh machine.
+# LeadSync: `make demo` (offline demonstration on SQLite and the sandbox), `make test` (the whole
+# suite on real Redis and PostgreSQL) and `make soak` (the real-worker crash test at 100 kill points).
+# They set everything up on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test soak bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -15,6 +16,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 test: venv
 	bash scripts/test.sh
+
+soak: venv
+	bash scripts/soak.sh
 
 demo: venv
 	bash scripts/demo.sh

@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from leads import people, webhooks
 from connectors.exceptions import LeadSyncError
@@ -15,11 +16,13 @@ from mappings.models import Integration
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="leads.sync_integration", acks_late=True, ignore_result=False)  # beat entries name it
-def sync_integration(integration_id, trigger="schedule", days=None):
+@shared_task(name="leads.sync_integration", bind=True, acks_late=True, ignore_result=False)  # beat entries name it
+def sync_integration(self, integration_id, trigger="schedule", days=None):
     """Pull and push one integration. Does nothing for an integration that is gone or not active
     (a manual run also takes a paused one), or while another sync holds it (the next tick picks
-    the work up: the window overlaps)."""
+    the work up: the window overlaps). A task the broker gives back because its worker died finds
+    the lock of its own dead sync: it tries once more when that lease has run out, so the work
+    resumes within LEADSYNC_LOCK_TTL_SECONDS instead of waiting for the next tick."""
     states = [Integration.State.ACTIVE] + ([Integration.State.PAUSED] if trigger != "schedule" else [])
     integration = Integration.objects.select_related("form__owner__connection", "crm_connection").filter(
         pk=integration_id, state__in=states
@@ -29,6 +32,8 @@ def sync_integration(integration_id, trigger="schedule", days=None):
     try:
         run = integration_sync(integration=integration, trigger=trigger, days=days)
     except SyncBusy:
+        if (self.request.delivery_info or {}).get("redelivered") and not self.request.retries:
+            raise self.retry(countdown=settings.LEADSYNC_LOCK_TTL_SECONDS + 1, max_retries=1) from None
         logger.info("integration %s: a sync is already running; this tick does nothing", integration_id)
         return {"integration": integration_id, "state": "busy"}
     return {"integration": integration_id, "run": run.pk, "state": run.state, "error": run.error}

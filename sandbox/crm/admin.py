@@ -181,6 +181,7 @@ class CrmFaultAdmin(admin.ModelAdmin):
         "throttle_next_calls",
         "daily_limit_next_calls",
         "drop_next_answers",
+        "hold_answer_of_call",
         "slow_answer_ms",
         "updated_at",
     ]
@@ -191,6 +192,7 @@ class CrmFaultAdmin(admin.ModelAdmin):
         "throttle_next_calls",
         "daily_limit_next_calls",
         "drop_next_answers",
+        "hold_answer_of_call",
         "slow_answer_ms",
     ]
     list_select_related = ["account"]

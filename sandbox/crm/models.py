@@ -13,6 +13,8 @@ from django.utils import timezone
 # The first lead id of a new account: real ids are ten-digit numbers (crm-api.md shows 3944308738), which
 # makes a client that squeezes them into 32-bit integers fail in the sandbox too.
 FIRST_LEAD_ID = 3944308001
+# How long the "hold the answer of call N" switch keeps an answer back (longer than a client waits).
+HOLD_ANSWER_SECONDS = 60
 
 
 class CrmAccount(models.Model):
@@ -194,6 +196,7 @@ class CrmFault(models.Model):
         "throttle_next_calls": "error 107 (per-second limit) in an HTTP 200 body",
         "daily_limit_next_calls": "error 106 (daily limit) in an HTTP 200 body",
         "drop_next_answers": "do the work, then answer HTTP 502 (a lost answer)",
+        "hold_answer_of_call": "the call that counts it down to zero does the work, then holds its answer",
     }
 
     account = models.OneToOneField(CrmAccount, on_delete=models.CASCADE, related_name="fault")
@@ -219,6 +222,13 @@ class CrmFault(models.Model):
         "next answers are lost",
         default=0,
         help_text="The work is done, then the answer is replaced by HTTP 502. Counts down.",
+    )
+    hold_answer_of_call = models.PositiveIntegerField(
+        "hold the answer of call N",
+        default=0,
+        help_text="Counts down by one per call that does its work; the call that brings it to zero holds its "
+        f"answer for {HOLD_ANSWER_SECONDS} seconds after the work is done: what a process killed while waiting for "
+        "the CRM's answer leaves behind. 0: off.",
     )
     slow_answer_ms = models.PositiveIntegerField(
         "slow answers (ms)", default=0, help_text="Wait this long before answering every call. 0: off."

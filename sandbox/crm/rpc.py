@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from . import selectors, services
-from .models import CrmAccount, CrmFault
+from .models import HOLD_ANSWER_SECONDS, CrmAccount, CrmFault
 
 UNAUTHORIZED_TEXT = "Unable to determine clusterID from provided accountID/secretKey"
 MAX_OBJECTS = 500
@@ -345,6 +345,10 @@ def _answer(*, account, body, log, now):
         log["fault"] = "drop_next_answers"
         log["response"] = answer.payload
         return RpcAnswer(status=502, text="Bad Gateway")
+    if services.fault_countdown(account=account, switch="hold_answer_of_call"):
+        # The work is committed and the call is logged before the view holds the answer back.
+        log["fault"] = "hold_answer_of_call"
+        answer.delay_ms = HOLD_ANSWER_SECONDS * 1000
     return answer
 
 
@@ -388,7 +392,7 @@ def rpc_handle(*, query, raw_body, now=None):
         else:
             answer = _answer(account=account, body=body, log=log, now=now)
             fault = CrmFault.objects.filter(account=account).only("slow_answer_ms").first()
-            answer.delay_ms = fault.slow_answer_ms if fault else 0
+            answer.delay_ms = max(answer.delay_ms, fault.slow_answer_ms if fault else 0)
 
     # For a dropped answer, log what the product would have received: the work was done.
     payload = log.get("response", answer.payload)

@@ -488,6 +488,17 @@ def fault_consume(*, account, switch):
     )
 
 
+def fault_countdown(*, account, switch):
+    """Count a "call N" switch down by one; True for the call that brings it to zero.
+
+    Conditional UPDATEs, so of concurrent calls exactly one is the Nth.
+    """
+    faults = CrmFault.objects.filter(account=account)
+    if faults.filter(**{f"{switch}__gt": 1}).update(**{switch: F(switch) - 1}):
+        return False
+    return bool(faults.filter(**{switch: 1}).update(**{switch: 0}))
+
+
 def fault_for(*, account):
     fault, _ = CrmFault.objects.get_or_create(account=account)
     return fault

@@ -30,3 +30,8 @@ def test_celery_settings_follow_the_design(settings):
     assert app.conf.accept_content == ["json"]
     assert app.conf.task_time_limit and app.conf.task_soft_time_limit
     assert settings.CELERY_BEAT_SCHEDULER == "django_celery_beat.schedulers:DatabaseScheduler"
+
+
+def test_a_task_is_given_back_when_its_worker_dies_and_redelivered_only_after_the_longest_task():
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.broker_transport_options["visibility_timeout"] > app.conf.task_time_limit

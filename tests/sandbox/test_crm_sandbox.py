@@ -615,3 +615,20 @@ def test_a_round_trip_over_real_http(live_server):
     refused = requests.post(url, params={**auth, "secretKey": "nope"}, json={"method": "getLead"}, timeout=10)
     assert refused.status_code == 401
     assert refused.text == rpc.UNAUTHORIZED_TEXT
+
+
+def test_the_hold_switch_holds_the_answer_of_the_nth_call_after_its_work_is_done(account):
+    services.fault_set(account=account, changes={"hold_answer_of_call": 2})
+    query = {"accountID": ACCOUNT_ID, "secretKey": SECRET}
+
+    def create_one(email):
+        body = {"method": "createLeads", "params": {"objects": [lead(email)]}, "id": email}
+        return rpc.rpc_handle(query=query, raw_body=json.dumps(body).encode())
+
+    first, second, third = create_one("one@example.com"), create_one("two@example.com"), create_one("three@example.com")
+
+    assert (first.delay_ms, third.delay_ms) == (0, 0)
+    assert second.delay_ms == 60_000 and second.payload["result"]["creates"][0]["success"]
+    assert CrmLead.objects.filter(email_lower="two@example.com").exists(), "the work is done before the hold"
+    assert CrmCall.objects.get(request_id="two@example.com").fault == "hold_answer_of_call"
+    assert CrmFault.objects.get().is_quiet

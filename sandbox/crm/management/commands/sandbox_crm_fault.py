@@ -16,6 +16,8 @@ OPTIONS = {
     "throttle_next": ("throttle_next_calls", int, "The next N calls answer error 107 (per-second limit)."),
     "daily_limit_next": ("daily_limit_next_calls", int, "The next N calls answer error 106 (daily limit)."),
     "drop_next": ("drop_next_answers", int, "The next N calls do the work, then answer HTTP 502."),
+    "hold_call": ("hold_answer_of_call", int, "The Nth call from now does the work, then holds its answer for a "
+                  "minute (kill the caller meanwhile to see what a lost answer leaves)."),
     "slow_ms": ("slow_answer_ms", int, "Wait this many milliseconds before every answer (0: off)."),
 }
 
