@@ -24,6 +24,7 @@ from connectors.models import LeadForm
 from connectors.tokens import connection_mark_needs_reauth, linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
 from leads.pipeline.locks import IntegrationLock
+from leads.pipeline.writes import query_log_clear
 from mappings.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -228,6 +229,7 @@ def _pull(*, owner, members: list[PullMember], progress=None) -> None:
                 member.run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
             if progress:
                 progress("pull", read, None)
+            query_log_clear()
     # The whole window is committed: watermarks may move, but only forward and only when the
     # window joins what was already covered (a backfill of an old window does not skip a gap).
     for member in members:

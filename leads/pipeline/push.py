@@ -41,7 +41,7 @@ from connectors.crm_connections import crm_field_catalogue
 from connectors.exceptions import ApiError, BadPayload, HostError, ServerError
 from leads.models import Lead, LeadAttempt, SyncRun
 from leads.pipeline.locks import LockLost
-from leads.pipeline.writes import rows_update
+from leads.pipeline.writes import query_log_clear, rows_update
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
@@ -491,4 +491,5 @@ def leads_push(*, integration: Integration, leads_qs=None, run: SyncRun | None =
             run.save(update_fields=["created", "updated", "failed", "progress_done"])
         if progress:
             progress("push", done, total)
+        query_log_clear()
     return counts

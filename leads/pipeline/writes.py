@@ -25,3 +25,12 @@ def rows_update(objs, fields) -> None:
     params = [[c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns] + [obj.pk] for obj in objs]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def query_log_clear() -> None:
+    """Forget the SQL Django logs with DEBUG on (as in `make demo`): it keeps the last 9,000
+    queries, payloads included, which over a long pull or push holds hundreds of megabytes. A log
+    someone is reading (CaptureQueriesContext, assertNumQueries) is left alone."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.force_debug_cursor:
+            connection.queries_log.clear()
