@@ -179,13 +179,14 @@ def _token_really_dead(connection) -> bool:
     return not info.active or info.status != "active"
 
 
-def leads_pull(*, owner, members: list[PullMember], progress=None) -> None:
+def leads_pull(*, owner, members: list[PullMember], progress=None, after_page=None) -> None:
     """Pull the members' windows with one finder query per lead type of the owner, page by page,
-    committing each page (each lead to the integration of its form) before asking for the next.
+    committing each page (each lead to the integration of its form) before asking for the next;
+    `after_page({integration: StoreCounts})` is called once each page is committed.
     A token LinkedIn refuses (after the client's refresh-and-retry) flags the connection as
     needing re-authorisation and raises NeedsReauthorization: no watermark moves."""
     try:
-        _pull(owner=owner, members=members, progress=progress)
+        _pull(owner=owner, members=members, progress=progress, after_page=after_page)
     except Unauthorized as exc:
         if _token_really_dead(owner.connection):
             reason = f"LinkedIn refused the access token during a sync ({exc.message})."
@@ -194,7 +195,7 @@ def leads_pull(*, owner, members: list[PullMember], progress=None) -> None:
         raise
 
 
-def _pull(*, owner, members: list[PullMember], progress=None) -> None:
+def _pull(*, owner, members: list[PullMember], progress=None, after_page=None) -> None:
     client = linkedin_client(owner.connection)
     versions = FormVersions([m.integration.form for m in members], client)
     start_ms = epoch_ms(min(m.run.window_start for m in members))
@@ -229,6 +230,8 @@ def _pull(*, owner, members: list[PullMember], progress=None) -> None:
                 member.run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
             if progress:
                 progress("pull", read, None)
+            if after_page:
+                after_page(stored)
             query_log_clear()
     # The whole window is committed: watermarks may move, but only forward and only when the
     # window joins what was already covered (a backfill of an old window does not skip a gap).

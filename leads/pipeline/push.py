@@ -462,34 +462,75 @@ class Pusher:
         lead.synced_at = timezone.now()
 
 
+class PendingPush:
+    """The push of one integration's pending leads within a sync, in batches of at most 500 (250
+    with many custom fields), oldest first, each recorded before the next is sent. It may begin
+    while the pull is still storing pages (`push(full_only=True)` sends only full batches, so the
+    CRM's calls overlap LinkedIn's paging instead of following it) and ends after the pull (`push()`
+    sends the rest). With `due_only` (scheduled syncs), a lead waiting to be retried is left until
+    its time comes. With the integration's `lock` (an IntegrationLock), its lease is renewed before
+    every CRM call and the push stops (LockLost) once another sync took the integration over."""
+
+    def __init__(self, *, integration: Integration, run: SyncRun | None = None, lock=None, due_only=False,
+                 leads_qs=None, progress=None):
+        self.integration, self.run, self.lock, self.progress = integration, run, lock, progress
+        self.due_only = due_only
+        self.base = leads_qs if leads_qs is not None else integration.leads.filter(state=Lead.State.PENDING)
+        self.counts, self.last_pk, self.done = PushCounts(), 0, 0
+        self.waiting = 0  # leads stored since the last push (the sync counts them as the pull goes)
+        self._pusher = None
+
+    @property
+    def pusher(self) -> Pusher:
+        if self._pusher is None:  # loads the mapping and the catalogue: only once there is work
+            self._pusher = Pusher(self.integration, lock=self.lock, run=self.run)
+        return self._pusher
+
+    @property
+    def batch_size(self) -> int:
+        return self.pusher.batch_size
+
+    def _remaining(self):
+        qs = self.base.filter(pk__gt=self.last_pk)
+        if self.due_only:
+            qs = qs.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
+        return qs.order_by("pk")
+
+    def push(self, *, full_only=False) -> int:
+        """Push the pending leads (only whole batches with `full_only`); returns how many."""
+        total = None
+        if not full_only:
+            total = self.done + self._remaining().count()
+            if self.run is not None:
+                self.run.progress_total, self.run.progress_done = total, self.done
+                self.run.save(update_fields=["progress_total", "progress_done"])
+        pushed = 0
+        while True:
+            batch = list(self._remaining()[: self.batch_size])
+            if not batch or (full_only and len(batch) < self.batch_size):
+                break
+            self.last_pk = batch[-1].pk
+            self.counts.add(self.pusher.push(batch))
+            self.done += len(batch)
+            pushed += len(batch)
+            if self.run is not None:
+                run = self.run
+                run.created, run.updated, run.failed = self.counts.created, self.counts.updated, self.counts.failed
+                fields = ["created", "updated", "failed"]
+                if not full_only:  # while the pull runs, the run's progress is the pull's
+                    run.progress_done = self.done
+                    fields.append("progress_done")
+                run.save(update_fields=fields)
+            if self.progress and not full_only:
+                self.progress("push", self.done, total)
+            query_log_clear()
+        return pushed
+
+
 def leads_push(*, integration: Integration, leads_qs=None, run: SyncRun | None = None, progress=None,
                lock=None, due_only=False) -> PushCounts:
-    """Push the integration's pending leads (or `leads_qs`) in batches of at most 500 (250 with
-    many custom fields), oldest first. Each batch is recorded before the next is sent. With
-    `due_only` (scheduled syncs), a lead waiting to be retried is left until its time comes. With
-    the integration's `lock` (an IntegrationLock), its lease is renewed before every CRM call and
-    the push stops (LockLost) once another sync took the integration over."""
-    pusher = Pusher(integration, lock=lock, run=run)
-    qs = leads_qs if leads_qs is not None else integration.leads.filter(state=Lead.State.PENDING)
-    if due_only:
-        qs = qs.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
-    qs = qs.order_by("pk")
-    total = qs.count()
-    if run is not None:
-        run.progress_total, run.progress_done = total, 0
-        run.save(update_fields=["progress_total", "progress_done"])
-    counts, last_pk, done = PushCounts(), 0, 0
-    while True:
-        batch = list(qs.filter(pk__gt=last_pk)[: pusher.batch_size])
-        if not batch:
-            break
-        last_pk = batch[-1].pk
-        counts.add(pusher.push(batch))
-        done += len(batch)
-        if run is not None:
-            run.created, run.updated, run.failed, run.progress_done = counts.created, counts.updated, counts.failed, done
-            run.save(update_fields=["created", "updated", "failed", "progress_done"])
-        if progress:
-            progress("push", done, total)
-        query_log_clear()
-    return counts
+    """Push the integration's pending leads (or `leads_qs`) now: see PendingPush."""
+    pending = PendingPush(integration=integration, run=run, lock=lock, due_only=due_only, leads_qs=leads_qs,
+                          progress=progress)
+    pending.push()
+    return pending.counts

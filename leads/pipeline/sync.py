@@ -8,6 +8,7 @@ says why it failed.
 
 import logging
 from contextlib import ExitStack
+from functools import partial
 
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from connectors.permissions import sync_blockers
 from leads.models import Lead, SyncRun
 from leads.pipeline.locks import SyncBusy, integration_locked
 from leads.pipeline.pull import PullMember, leads_pull
-from leads.pipeline.push import leads_push
+from leads.pipeline.push import PendingPush, leads_push
 from leads.pipeline.runs import run_fail, sync_run
 from leads.pipeline.windows import sync_window
 from leads.webhooks import notifications_sweep
@@ -110,9 +111,16 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
                 else:
                     members.append(PullMember(integration=integration, lead_types=lead_types,
                                               run=runs[integration.pk], lock=locks[integration.pk]))
+            # A scheduled sync leaves leads waiting to be retried until their time; one an operator
+            # asked for pushes every pending lead now.
+            due_only = trigger in (SyncRun.Trigger.SCHEDULE, SyncRun.Trigger.WEBHOOK)
+            pushes = {member.integration.pk: PendingPush(integration=member.integration, run=member.run,
+                                                         lock=member.lock, due_only=due_only, progress=progress)
+                      for member in members}
             if members:
                 try:
-                    leads_pull(owner=owner, members=members, progress=progress)
+                    leads_pull(owner=owner, members=members, progress=progress,
+                               after_page=partial(_push_full_batches, members, pushes))
                 except NeedsReauthorization as exc:
                     _fail_all(members, f"LinkedIn connection needs re-authorisation: {exc}")
                 except LeadSyncError as exc:
@@ -122,10 +130,7 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
                     continue
                 try:
                     member.lock.renew()
-                    # A scheduled sync leaves leads waiting to be retried until their time; one an
-                    # operator asked for pushes every pending lead now.
-                    leads_push(integration=member.integration, run=member.run, progress=progress, lock=member.lock,
-                               due_only=trigger in (SyncRun.Trigger.SCHEDULE, SyncRun.Trigger.WEBHOOK))
+                    pushes[member.integration.pk].push()
                 except LeadSyncError as exc:  # this integration's CRM: the others go on
                     run_fail(member.run, str(exc))
     except Exception:
@@ -134,6 +139,24 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
     finally:
         Integration.objects.filter(pk__in=[i.pk for i in integrations]).update(last_sync_at=timezone.now())
     return runs
+
+
+def _push_full_batches(members, pushes, stored):
+    """During the pull: each member with a full batch of new leads pushes it now, so the CRM's
+    calls (and its per-second limit) overlap LinkedIn's paging instead of following it. A CRM that
+    fails ends that member's run; its leads are still stored by the rest of the pull."""
+    for member in members:
+        if member.run.state != SyncRun.State.RUNNING:
+            continue
+        pending = pushes[member.integration.pk]
+        counts = stored.get(member.integration)
+        pending.waiting += max(0, counts.new - counts.skipped) if counts else 0
+        if not pending.waiting or pending.waiting < pending.batch_size:
+            continue
+        try:
+            pending.waiting = max(0, pending.waiting - pending.push(full_only=True))
+        except LeadSyncError as exc:
+            run_fail(member.run, str(exc))
 
 
 def _fail_all(members, error):

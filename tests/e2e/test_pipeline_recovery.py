@@ -182,3 +182,25 @@ def test_a_pull_that_fails_after_its_first_page_leaves_the_watermark_and_the_nex
                                           submitted_at__gte=window_start).values_list("id", flat=True))
     stored = set(Lead.objects.filter(integration=event_integration).values_list("linkedin_id", flat=True))
     assert expected and expected <= stored and len(stored) > stored_after_one_page
+
+
+def test_full_batches_are_pushed_while_the_pull_still_reads_pages(cli, event_integration, settings, monkeypatch):
+    """The CRM's calls overlap LinkedIn's paging instead of following it (issue 10): a full batch
+    goes as soon as its leads are stored, the rest after the pull; every lead once."""
+    from leads.pipeline import pull, push
+
+    settings.LINKEDIN_PAGE_SIZE, settings.LEADSYNC_CRM_BATCH_SIZE = 5, 4
+    events = []
+    store, send = pull.leads_store, push.Pusher.push
+    monkeypatch.setattr(pull, "leads_store", lambda **kw: (events.append("page"), store(**kw))[1])
+    monkeypatch.setattr(push.Pusher, "push", lambda self, leads: (events.append("push"), send(self, leads))[1])
+
+    result = cli("sync", "--days", "90", "--json")
+
+    assert result.code == 0, result.out + result.err
+    assert events.count("page") > 3 and "push" in events[: len(events) - events[::-1].index("page")], \
+        "a batch was pushed before the last page was read"
+    [run] = result.json["runs"]
+    assert run["state"] == "succeeded" and run["created"] + run["updated"] == run["pulled"] - run["skipped"]
+    assert crm_emails() == sorted(set(crm_emails())), "none doubled"
+    assert not Lead.objects.filter(state="pending").exists()
