@@ -203,8 +203,9 @@ def finder_stats(requests_log):
         group["elements"] += r["elements"] or 0
         group["count"] = max(group["count"], int(params.get("count", 10)))
     minimum = sum(max(1, math.ceil(g["elements"] / g["count"])) for g in groups.values())
+    served_s = sum(r["s"] for r in requests_log if r["path"].endswith("/rest/leadFormResponses"))
     page = max((g["count"] for g in groups.values()), default=None)
-    return sum(g["calls"] for g in groups.values()), minimum, page, len(groups)
+    return sum(g["calls"] for g in groups.values()), minimum, page, len(groups), served_s
 
 
 def crm_counts(project):
@@ -244,7 +245,7 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
     pulled = sum(r["pulled"] for r in runs)
     stored = sum(r["new"] for r in runs)
     pushed = sum(r["created"] + r["updated"] for r in runs)
-    linkedin_calls, linkedin_min, page, groups = finder_stats(first_requests)
+    linkedin_calls, linkedin_min, page, groups, served_s = finder_stats(first_requests)
     creates = crm["calls"].get("createLeads", 0)
     stages = first["stages"]
     pull_s = stages["pull"][2] if stages else None
@@ -261,6 +262,8 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
                         "end_to_end": rate(pushed, wall)},
         "linkedin_calls": linkedin_calls, "linkedin_min": linkedin_min, "linkedin_page_size": page,
         "finder_groups": groups,
+        # Of pull_s, the time the sandbox itself took to answer the finder calls (its request log).
+        "linkedin_server_s": round(served_s, 2),
         "crm_calls": sum(crm["calls"].values()), "crm_calls_by_method": crm["calls"], "crm_creates": creates,
         "crm_creates_min": math.ceil(sum(r["created"] for r in runs) / CRM_MAX_OBJECTS),
         "crm_creates_min_per_integration": sum(math.ceil(r["created"] / CRM_MAX_OBJECTS) for r in runs),
