@@ -208,6 +208,16 @@ def finder_stats(requests_log):
     return sum(g["calls"] for g in groups.values()), minimum, page, len(groups), served_s
 
 
+def first_finder_queries(requests_log):
+    """The query string of the first finder call of each owner and lead type."""
+    firsts = {}
+    for r in requests_log:
+        if r["path"].endswith("/rest/leadFormResponses"):
+            p = dict(parse_qsl(r["query"]))
+            firsts.setdefault((p.get("owner"), p.get("leadType")), r["query"])
+    return list(firsts.values())
+
+
 def crm_counts(project):
     return project.shell(
         "import json; from django.db.models import Count; from sandbox.crm.models import CrmCall, CrmLead; "
@@ -308,9 +318,8 @@ def naive_run(*, n, database, copy, seed, seeding, work, finder_queries, product
             "leads_per_s": {"end_to_end": round(naive_rate, 1)},
             "linkedin_calls": result["linkedin_calls"], "crm_calls": result["crm_calls"],
             # With the limit on, every lead is one createLeads call at 10 calls/s.
-            "projected_s_with_crm_limit": round(product_line["pulled"] / LIMIT_PER_SECOND, 1) if product_line
-            else None,
-            "projected_s_limit_off": round(product_line["pulled"] / naive_rate, 1) if product_line else None,
+            "projected_s_with_crm_limit": round((product_line["pulled"] if product_line else n) / LIMIT_PER_SECOND, 1),
+            "projected_s_limit_off": round((product_line["pulled"] if product_line else n) / naive_rate, 1),
             **seeding}
     if product_line:
         line["product_vs_naive"] = round(product_line["leads_per_s"]["end_to_end"] / naive_rate, 1)
@@ -328,6 +337,9 @@ def main():
     parser.add_argument("--naive", action="store_true", help="add the naive baseline (limit off, DEBUG off)")
     parser.add_argument("--naive-leads", type=int, help="stop the naive baseline after this many leads and "
                         "report its rate over them (its full run is O(N) slow calls)")
+    parser.add_argument("--naive-only", metavar="REQUEST_LOG",
+                        help="run only the naive baseline, with the finder queries of an earlier product run's "
+                        "server log (requests.jsonl, kept with --keep)")
     parser.add_argument("--config", action="append", metavar="LIMIT:DEBUG",
                         help="run only these (e.g. on:on off:off) instead of every --limit x --debug")
     parser.add_argument("--profile", action="store_true",
@@ -345,6 +357,12 @@ def main():
         for n in args.leads:
             for database in args.database:
                 copy, seed, seeding = template(args, database, n, pg, work)
+                if args.naive_only:
+                    logged = [json.loads(line) for line in open(args.naive_only) if line.strip()]
+                    print(json.dumps(naive_run(n=n, database=database, copy=copy, seed=seed, seeding=seeding,
+                                               work=work, finder_queries=first_finder_queries(logged),
+                                               product_line=None, cap=args.naive_leads)), flush=True)
+                    continue
                 product_limit_off = None
                 finder_queries = None
                 profile = args.profile
@@ -360,12 +378,7 @@ def main():
                     if crm_limit == "off" and (product_limit_off is None or not line["debug"]):
                         product_limit_off = line
                     if finder_queries is None:
-                        firsts = {}
-                        for r in requests_log:
-                            if r["path"].endswith("/rest/leadFormResponses"):
-                                p = dict(parse_qsl(r["query"]))
-                                firsts.setdefault((p.get("owner"), p.get("leadType")), r["query"])
-                        finder_queries = list(firsts.values())
+                        finder_queries = first_finder_queries(requests_log)
                 if args.naive and finder_queries:
                     log(f"{database} N={n} naive baseline")
                     print(json.dumps(naive_run(n=n, database=database, copy=copy, seed=seed, seeding=seeding,
