@@ -158,6 +158,9 @@ def template(args, database, n, pg, work):
     seed_s = time.perf_counter() - started
     project.manage("sandbox_crm_account", "--account-id", CRM_ACCOUNT, "--secret-key", CRM_SECRET,
                    "--daily-limit", "0")
+    if args.no_short_pages:
+        project.shell("from sandbox.linkedin.models import SandboxSettings; "
+                      "SandboxSettings.objects.update(short_pages=False); print('{}')")
     log(f"{database} N={n}: migrate {migrate_s:.1f} s, sandbox_seed {seed_s:.1f} s")
     counter = itertools.count()
 
@@ -286,6 +289,7 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
                         "linkedin_calls": finder_stats(second_requests)[0],
                         "peak_rss_mb": round(second["maxrss_kb"] / 1024, 1)},
         "crm_side": {"crm_leads": crm["crm_leads"], "distinct_crm_ids": crm["distinct_crm_ids"]},
+        "short_pages": not args.no_short_pages,
         **seeding,
     }
     problems = []
@@ -344,6 +348,9 @@ def main():
                         help="run only these (e.g. on:on off:off) instead of every --limit x --debug")
     parser.add_argument("--profile", action="store_true",
                         help="profile the first sync of the first run (pyinstrument, tracemalloc)")
+    parser.add_argument("--no-short-pages", action="store_true",
+                        help="turn the sandbox's short-pages switch off (on by default: every fifth position of a "
+                        "finder page is a filtered-out lead, so pages of 100 hold 80 and calls/minimum is 1.25)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
 
