@@ -26,7 +26,8 @@ class RequestLogMiddleware:
         elements = None
         if request.path.endswith("/rest/leadFormResponses") and response.status_code == 200:
             elements = len(json.loads(response.content)["elements"])
-        line = json.dumps({"method": request.method, "path": request.path, "query": request.META.get("QUERY_STRING", ""),
+        line = json.dumps({"method": request.method, "path": request.path,
+                           "query": request.META.get("QUERY_STRING", ""),
                            "status": response.status_code, "t": started, "s": round(elapsed, 5), "elements": elements})
         with _lock, open(self.path, "a") as log:
             log.write(line + "\n")
