@@ -27,7 +27,6 @@ import itertools
 import json
 import math
 import os
-import secrets
 import shutil
 import socket
 import subprocess
