@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test soak bench venv clean
+.PHONY: demo test soak bench bench-large venv clean
 
 venv: $(VENV)/.installed
 
@@ -23,8 +23,14 @@ soak: venv
 demo: venv
 	bash scripts/demo.sh
 
+# One JSON line per run (bench/README.md): N=10,000 on SQLite and PostgreSQL, CRM limit on and off, DEBUG on
+# and off, and the naive baseline (its rate over its first 50 leads). BENCH_N=100000 for other sizes.
+BENCH_N ?= 10000
 bench: venv
-	$(PY) bench/pipeline.py --leads 1000
+	$(PY) bench/pipeline.py --leads $(BENCH_N) --naive --naive-leads 50
+
+bench-large: venv
+	$(PY) bench/pipeline.py --leads 100000 --config on:off --config off:off
 
 clean:
 	rm -rf $(VENV) staticfiles test-db.sqlite3
