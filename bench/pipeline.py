@@ -16,8 +16,8 @@ fresh copy, CRM limit off; with the limit on its time is projected (one CRM call
 
 How each field is measured (see bench/README.md): wall_s is the sync process from exec to exit;
 pull/store/push times come from timers the probe wraps around the sync module's leads_pull and
-leads_push (pull = time inside LinkedIn HTTP calls during leads_pull, store = the rest of leads_pull,
-push = leads_push); LinkedIn calls are counted at the server (bench/request_log.py), CRM calls from the
+PendingPush.push (pull = time inside LinkedIn HTTP calls during leads_pull, store = the rest of
+leads_pull less the pushes made during it, push = every PendingPush.push); LinkedIn calls are counted at the server (bench/request_log.py), CRM calls from the
 sandbox's CrmCall rows; peak RSS is the sync process's own ru_maxrss; SQL statements are counted by an
 execute_wrapper in the probe.
 """
@@ -261,7 +261,9 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
     creates = crm["calls"].get("createLeads", 0)
     stages = first["stages"]
     pull_s = stages["pull"][2] if stages else None
-    store_s = stages["pull"][1] - stages["pull"][2] if stages else None
+    # Pushes made while the pull reads on are push time, not store time.
+    store_s = stages["pull"][1] - stages["pull"][2] - (stages["pull"][3] if len(stages["pull"]) > 3 else 0) \
+        if stages else None
     push_s = stages["push"][1] if stages else None
     line = {
         "N": n, "database": database, "crm_limit": LIMIT_PER_SECOND if crm_limit else 0, "debug": debug,

@@ -40,7 +40,9 @@ def main():
 
     sql = {"queries": 0, "seconds": 0.0}
     http = {"linkedin": [0, 0.0], "crm": [0, 0.0], "other": [0, 0.0]}
-    stages = {"pull": [0, 0.0, 0.0], "push": [0, 0.0]}  # calls, seconds, (pull) LinkedIn seconds inside
+    # calls, seconds, and for the pull: LinkedIn seconds inside it, push seconds inside it (full batches
+    # are pushed while the pull reads on)
+    stages = {"pull": [0, 0.0, 0.0, 0.0], "push": [0, 0.0]}
 
     def count_sql(execute, statement, params, many, context):
         t = time.perf_counter()
@@ -67,9 +69,11 @@ def main():
 
     from leads.pipeline import sync as sync_module
 
+    from leads.pipeline import push as push_module
+
     def stage(name, function):
         def wrapped(*args, **kwargs):
-            t, linkedin_before = time.perf_counter(), http["linkedin"][1]
+            t, linkedin_before, push_before = time.perf_counter(), http["linkedin"][1], stages["push"][1]
             try:
                 return function(*args, **kwargs)
             finally:
@@ -77,12 +81,18 @@ def main():
                 stages[name][1] += time.perf_counter() - t
                 if name == "pull":
                     stages[name][2] += http["linkedin"][1] - linkedin_before
+                    stages[name][3] += stages["push"][1] - push_before
         return wrapped
 
-    hooked = all(hasattr(sync_module, n) for n in ("leads_pull", "leads_push"))
+    # The sync pushes through PendingPush.push (during the pull and after it); older code called leads_push.
+    hooked = hasattr(sync_module, "leads_pull") and (hasattr(push_module, "PendingPush")
+                                                     or hasattr(sync_module, "leads_push"))
     if hooked:
         sync_module.leads_pull = stage("pull", sync_module.leads_pull)
-        sync_module.leads_push = stage("push", sync_module.leads_push)
+        if hasattr(push_module, "PendingPush"):
+            push_module.PendingPush.push = stage("push", push_module.PendingPush.push)
+        else:
+            sync_module.leads_push = stage("push", sync_module.leads_push)
 
     profiler = None
     if os.environ.get("BENCH_PROFILE"):
