@@ -13,8 +13,9 @@ refused with 301), so:
 - a lead whose create was sent and never answered (the process died, or the CRM stayed away) may
   have been created: what the CRM created around that moment is read (one getLeadsDateRange for the
   batch, by e-mail) before it is created;
-- of one person's submissions in a batch only the oldest is created, the later ones update it,
-  oldest first, so the CRM ends with the newest answers;
+- one person's submissions in a batch are created as one CRM lead, in one object that holds their
+  answers oldest first, later ones overwriting (as updates would), so the CRM ends with the newest
+  answers without an updateLeadsV2 call per batch of repeat submitters;
 - a 301 is a lead the CRM already has: it is looked up by e-mail and updated.
 A field never sinks its lead (LGF-109): the mapping engine leaves out what it cannot fill, and when
 the CRM refuses a lead for fields it names (205 and its kin), the lead is sent again without them
@@ -207,7 +208,7 @@ class Pusher:
                 if plan.look_up:
                     self._look_up(plan.look_up, known, asked)
                 elif plan.create:
-                    self._create(plan.create, known, asked, counts)
+                    self._create(plan.create, items, known, asked, counts)
                 elif plan.update:
                     self._update(plan.update, known, counts)
         except LockLost:
@@ -319,45 +320,73 @@ class Pusher:
         """The CRM has been asked about the lead: whatever its lost create did is known now."""
         item.sent_at = item.lead.create_sent_at = None
 
-    def _create(self, items, known, asked, counts):
+    def _create(self, items, batch, known, asked, counts):
         """createLeads. Never resent blindly once it may have reached the CRM (see
         CrmClient.create_leads): after a timeout, a 5xx or a lost answer, what the CRM created is
         found out in one read (`_find_created`) and the rest is created in the next step; when the
         CRM stays away, the lost answer is recorded on the leads and raised, and the next push looks
         them up. The attempt is recorded before the call: a process that dies during it leaves leads
-        the next push knows it tried, and looks up before creating them again."""
+        the next push knows it tried, and looks up before creating them again.
+
+        Each item created brings along the later submissions of its e-mail in the batch (`riders`):
+        one object, their answers merged oldest first; they share its outcome."""
+        riders = self._riders(items, batch)
+        everyone = [member for item in items for member in (item, *riders[item])]
         started = timezone.now()
-        for item in items:
-            item.lead.create_sent_at = started
-        rows_update([item.lead for item in items], ["attempts", "last_attempt_at", "create_sent_at"])
+        for member in everyone:
+            member.lead.create_sent_at = started
+        rows_update([member.lead for member in everyone], ["attempts", "last_attempt_at", "create_sent_at"])
         try:
-            results = self.client.create_leads([self.objects[item.lead.pk] for item in items])
+            results = self.client.create_leads([self._merged(item, riders[item]) for item in items])
         except (HostError, ServerError, BadPayload) as exc:
             # The call may have reached the CRM, and its answer did not come (or came garbled).
-            if self._heals < MAX_HEALS and self._find_created(items, known, asked, since=started, error=exc):
+            if self._heals < MAX_HEALS and self._find_created(everyone, known, asked, since=started, error=exc):
                 self._heals += 1
                 return
-            for item in items:
-                item.sent_at = started
-                item.lead.last_error, item.lead.error_code = ANSWER_LOST.format(error=exc.message), LOST
+            for member in everyone:
+                member.sent_at = started
+                member.lead.last_error, member.lead.error_code = ANSWER_LOST.format(error=exc.message), LOST
             raise
         except ApiError:
             # Refused before any work (a rate or daily limit, credentials): nothing was created.
-            for item in items:
-                item.lead.create_sent_at = None
+            for member in everyone:
+                member.lead.create_sent_at = None
             raise
-        for item in items:
-            item.lead.create_sent_at = None
+        for member in everyone:
+            member.lead.create_sent_at = None
         for item, result in zip(items, results):
             if result.success:
-                item.done = True
                 known[item.email] = result.id
-                self._ok(item.lead, result.id)
+                for member in (item, *riders[item]):
+                    member.done = True
+                    self._ok(member.lead, result.id)
                 counts.created += 1
+                counts.updated += len(riders[item])
             elif result.error_code == schema.ENTRY_EXISTS_CODE:
                 item.duplicate = True
-            elif not self._refusal_settled(item, result, counts):
-                self._strip_refused(item, result)  # sent again without them in the next step
+            elif not self._refusal_settled(item, result, counts, sent=self._merged(item, riders[item])):
+                self._strip_refused(item, result, riders[item])  # sent again without them in the next step
+
+    @staticmethod
+    def _riders(items, batch) -> dict:
+        """{item being created: the later submissions of its e-mail in the batch, oldest first}."""
+        creating = {item.email: item for item in items}
+        riders = {item: [] for item in items}
+        for other in batch:
+            head = creating.get(other.email)
+            if (head is not None and other is not head and not other.done and not other.crm_id
+                    and not other.duplicate):
+                riders[head].append(other)
+        return riders
+
+    def _merged(self, item, riders) -> dict:
+        """The CRM object of a person's submissions: the oldest's, each later one overwriting."""
+        if not riders:
+            return self.objects[item.lead.pk]
+        merged = dict(self.objects[item.lead.pk])
+        for rider in riders:
+            merged.update(self.objects[rider.lead.pk])
+        return merged
 
     def _find_created(self, items, known, asked, *, since, error) -> bool:
         """After a createLeads whose answer did not come: wait as the retry policy says, then read
@@ -398,7 +427,7 @@ class Pusher:
             elif not self._refusal_settled(item, result, counts):
                 self._strip_refused(item, result)
 
-    def _refusal_settled(self, item, result, counts) -> bool:
+    def _refusal_settled(self, item, result, counts, sent=None) -> bool:
         """A refusal that ends this push of the lead: an error that may pass (tried again later) or
         a refusal of the whole lead (failed). False for a refusal of fields the CRM names, which are
         left out and the lead sent again (`_strip_refused`)."""
@@ -407,7 +436,7 @@ class Pusher:
             item.done = True
             self._retry_later(item.lead, message, code=str(code))
             return True
-        sent = self.objects[item.lead.pk]
+        sent = self.objects[item.lead.pk] if sent is None else sent
         fields = [name for name in result.error_fields if name in sent]
         if code in schema.FIELD_ERROR_CODES and fields and not set(fields) & set(schema.REQUIRED_FIELDS):
             return False
@@ -415,21 +444,25 @@ class Pusher:
         self._fail(item.lead, message, counts, code=str(code) if code is not None else "")
         return True
 
-    def _strip_refused(self, item, result):
-        """Leave the fields the CRM refused out of the lead's object, and say so on their outcomes."""
-        lead, sent = item.lead, self.objects[item.lead.pk]
-        fields = [name for name in result.error_fields if name in sent]
+    def _strip_refused(self, item, result, riders=()):
+        """Leave the fields the CRM refused out of the lead's object (and of the later submissions
+        sent with it), and say so on their outcomes."""
         note = f"refused by the CRM, left out: {_crm_error(result)}"
-        for name in fields:
-            del sent[name]
-        self.refused.setdefault(lead.pk, []).extend(fields)
-        outcomes = [dict(outcome) for outcome in lead.field_outcomes or []]
-        for outcome in outcomes:
-            if outcome.get("crm_field") in fields and outcome.get("status") in engine.SENT_STATUSES:
-                outcome["status"], outcome["message"] = "error", note
-        lead.field_outcomes = outcomes
-        logger.info("%s: the CRM refused %s of lead %s; it is sent again without them", self.integration,
-                    ", ".join(fields), lead.pk)
+        for member in (item, *riders):
+            lead, sent = member.lead, self.objects[member.lead.pk]
+            fields = [name for name in result.error_fields if name in sent]
+            if not fields:
+                continue
+            for name in fields:
+                del sent[name]
+            self.refused.setdefault(lead.pk, []).extend(fields)
+            outcomes = [dict(outcome) for outcome in lead.field_outcomes or []]
+            for outcome in outcomes:
+                if outcome.get("crm_field") in fields and outcome.get("status") in engine.SENT_STATUSES:
+                    outcome["status"], outcome["message"] = "error", note
+            lead.field_outcomes = outcomes
+            logger.info("%s: the CRM refused %s of lead %s; it is sent again without them", self.integration,
+                        ", ".join(fields), lead.pk)
 
     def _retry_later(self, lead, message, *, code):
         """A push that ended in an error that may pass: the lead waits for a later scheduled sync,

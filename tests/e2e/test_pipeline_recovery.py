@@ -204,3 +204,31 @@ def test_full_batches_are_pushed_while_the_pull_still_reads_pages(cli, event_int
     assert run["state"] == "succeeded" and run["created"] + run["updated"] == run["pulled"] - run["skipped"]
     assert crm_emails() == sorted(set(crm_emails())), "none doubled"
     assert not Lead.objects.filter(state="pending").exists()
+
+
+def test_a_person_s_submissions_in_one_batch_are_one_create_with_the_newest_answers(cli, event_integration):
+    """Issue 10: repeat submitters cost no updateLeadsV2 call; the CRM still ends with each field's
+    newest answer (later submissions overwrite, as updates would)."""
+    from django.db.models import Count
+
+    from connectors.crm_connections import crm_field_catalogue
+    from mappings import engine
+    from mappings.services import form_definition
+    from sandbox.crm.models import CrmCall
+
+    result = cli("sync", "--days", "90", "--json")
+
+    assert result.code == 0, result.out + result.err
+    repeats = (Lead.objects.filter(state="synced").values("email").annotate(n=Count("id")).filter(n__gt=1))
+    assert repeats.exists(), "the sandbox has repeat submitters"
+    assert not CrmCall.objects.filter(method="updateLeadsV2").exists(), "no update call for them"
+    mappings = list(event_integration.mappings.all())
+    catalogue = crm_field_catalogue(event_integration.crm_connection)
+    form = form_definition(event_integration.form)
+    for row in repeats:
+        leads = list(Lead.objects.filter(email=row["email"], state="synced").order_by("submitted_at", "pk"))
+        assert len({lead.crm_id for lead in leads}) == 1, "one CRM lead for the person"
+        crm = CrmLead.objects.get(email_lower=row["email"].lower())
+        newest = engine.apply_mapping(leads[-1].answers, mappings, catalogue, form=form).crm_object
+        assert {k: crm.data.get(k) for k in newest} == newest, "the newest answers won"
+    assert crm_emails() == sorted(set(crm_emails()))
