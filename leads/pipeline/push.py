@@ -510,7 +510,7 @@ class PendingPush:
         self.due_only = due_only
         self.base = leads_qs if leads_qs is not None else integration.leads.filter(state=Lead.State.PENDING)
         self.counts, self.last_pk, self.done = PushCounts(), 0, 0
-        self.waiting = 0  # leads stored since the last push (the sync counts them as the pull goes)
+        self.waiting = 0  # leads stored by the pull since the last push (see stored)
         self._pusher = None
 
     @property
@@ -528,6 +528,12 @@ class PendingPush:
         if self.due_only:
             qs = qs.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
         return qs.order_by("pk")
+
+    def stored(self, new: int) -> None:
+        """During the pull: `new` leads were just stored; once a whole batch waits, push it."""
+        self.waiting += new
+        if self.waiting and self.waiting >= self.batch_size:  # (batch_size loads the mapping: only then)
+            self.waiting = max(0, self.waiting - self.push(full_only=True))
 
     def push(self, *, full_only=False) -> int:
         """Push the pending leads (only whole batches with `full_only`); returns how many."""

@@ -148,13 +148,9 @@ def _push_full_batches(members, pushes, stored):
     for member in members:
         if member.run.state != SyncRun.State.RUNNING:
             continue
-        pending = pushes[member.integration.pk]
         counts = stored.get(member.integration)
-        pending.waiting += max(0, counts.new - counts.skipped) if counts else 0
-        if not pending.waiting or pending.waiting < pending.batch_size:
-            continue
         try:
-            pending.waiting = max(0, pending.waiting - pending.push(full_only=True))
+            pushes[member.integration.pk].stored(max(0, counts.new - counts.skipped) if counts else 0)
         except LeadSyncError as exc:
             run_fail(member.run, str(exc))
 
