@@ -244,7 +244,9 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
         _, offset = project.requests_since(0)
         extra = {}
         if profile:
-            extra = {"BENCH_PROFILE": str(work / "profile.txt"), "BENCH_TRACEMALLOC": str(work / "tracemalloc.txt")}
+            extra = {"BENCH_PROFILE": str(work / "profile.txt")}
+        if profile and args.tracemalloc:
+            extra["BENCH_TRACEMALLOC"] = str(work / "tracemalloc.txt")
         first, wall = project.probe("first", "leadsync", "-v0", "sync", "--days", "90", "--json", env=extra)
         first_requests, offset = project.requests_since(offset)
         second, second_wall = project.probe("second", "leadsync", "-v0", "sync", "--days", "90", "--json")
@@ -349,7 +351,9 @@ def main():
     parser.add_argument("--config", action="append", metavar="LIMIT:DEBUG",
                         help="run only these (e.g. on:on off:off) instead of every --limit x --debug")
     parser.add_argument("--profile", action="store_true",
-                        help="profile the first sync of the first run (pyinstrument, tracemalloc)")
+                        help="profile the first sync of the first run (pyinstrument)")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="with --profile, also trace allocations (slows allocation-heavy code several times)")
     parser.add_argument("--no-short-pages", action="store_true",
                         help="turn the sandbox's short-pages switch off (on by default: every fifth position of a "
                         "finder page is a filtered-out lead, so pages of 100 hold 80 and calls/minimum is 1.25)")

@@ -201,6 +201,8 @@ LEADSYNC_PULL_OVERLAP_MINUTES = env.int("LEADSYNC_PULL_OVERLAP_MINUTES", default
 # A first pull (no watermark yet) reaches this far back.
 LEADSYNC_INITIAL_DAYS = env.int("LEADSYNC_INITIAL_DAYS", default=90)
 LEADSYNC_CRM_BATCH_SIZE = env.int("LEADSYNC_CRM_BATCH_SIZE", default=500)
+# Lead pages a pull fetches ahead in a thread while it stores the one it has (0: one at a time).
+LEADSYNC_PULL_PAGES_AHEAD = env.int("LEADSYNC_PULL_PAGES_AHEAD", default=2)
 # A sync's lease on its integration, renewed at every page and CRM call: how long a killed worker
 # can hold the integration back.
 LEADSYNC_LOCK_TTL_SECONDS = env.int("LEADSYNC_LOCK_TTL_SECONDS", default=120)

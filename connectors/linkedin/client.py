@@ -7,6 +7,7 @@ message carries a token. Importable without Django: only `from_settings` reads
 `django.conf.settings`, lazily.
 """
 
+from connectors.ahead import pages_ahead
 from connectors.exceptions import BadPayload, Forbidden, NotFound, Unauthorized
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -171,6 +172,7 @@ class LinkedInClient:
         versioned_form_urn=None,
         associated_entity=None,
         limited_to_test_leads=None,
+        ahead=0,
     ):
         """A generator of pages (lists of elements, never empty, in LinkedIn's order), so the
         caller can commit each page before the next is fetched. Arguments are checked at once;
@@ -179,7 +181,9 @@ class LinkedInClient:
         A page may be shorter than the page size with more to follow: the pull only ends on an
         empty page or once `start` reaches `paging.total`. Filters left as None are not sent;
         `start_ms`/`end_ms` bound `submittedAt` in epoch milliseconds; `associated_entity` is a
-        URN such as `urn:li:event:123`.
+        URN such as `urn:li:event:123`. With `ahead`, up to that many pages are fetched ahead in a
+        thread while the caller works on the page it has (connectors.ahead); a token refresh they
+        need runs in the caller's thread, when it asks for its next page.
         """
         time_range = restli_record(start=start_ms, end=end_ms)
         params = [
@@ -193,7 +197,8 @@ class LinkedInClient:
         ]
         # Each lead is checked storable when it is read (normalize_response): one that is not is
         # skipped alone instead of refusing its page.
-        return self._pages(self.LEAD_FORM_RESPONSES_PATH, params, check=False)
+        pages = self._pages(self.LEAD_FORM_RESPONSES_PATH, params, check=False)
+        return pages_ahead(pages, depth=ahead, in_caller=self._hand_back) if ahead else pages
 
     def lead_form_responses_total(self, owner_urn, lead_type, *, start_ms, end_ms, versioned_form_urn=None):
         """How many responses the finder has for these filters, as LinkedIn counts them
@@ -305,11 +310,19 @@ class LinkedInClient:
             if self.refresh is None:
                 raise
             failed = self.access_token
-            token = self.refresh(failed)
+            token = self._refreshed(failed)
             if not token or token == failed:
                 raise
             self.access_token = token
         return policy.run(attempt)
+
+    def _hand_back(self, run_in_caller):
+        """While pages are fetched ahead (connectors.ahead): how to run a refresh in the caller's thread."""
+        self._in_caller = run_in_caller
+
+    def _refreshed(self, failed):
+        refresh, in_caller = self.refresh, getattr(self, "_in_caller", None)
+        return in_caller(lambda: refresh(failed)) if in_caller else refresh(failed)
 
     def _send(self, method, url, path, json):
         headers = {

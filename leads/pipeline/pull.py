@@ -24,7 +24,7 @@ from connectors.models import LeadForm
 from connectors.tokens import connection_mark_needs_reauth, linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
 from leads.pipeline.locks import IntegrationLock
-from leads.pipeline.writes import query_log_clear
+from leads.pipeline.writes import query_log_clear, rows_insert
 from mappings.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def _commit(integration: Integration, pairs) -> dict:
     with transaction.atomic():
         known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).values_list("linkedin_id", flat=True))
         fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
-        Lead.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+        rows_insert(fresh.values(), ignore_conflicts=True)
     counts["new"] = len(fresh)
     counts["skipped"] += sum(1 for r in fresh.values() if r.state == Lead.State.SKIPPED)
     return counts
@@ -212,7 +212,9 @@ def _pull(*, owner, members: list[PullMember], progress=None, after_page=None) -
             return member.integration if member else None
 
         by_integration = {m.integration: m for m in takers.values()}
-        for page in client.lead_form_responses(owner.urn, lead_type, start_ms=start_ms, end_ms=end_ms):
+        pages = client.lead_form_responses(owner.urn, lead_type, start_ms=start_ms, end_ms=end_ms,
+                                           ahead=settings.LEADSYNC_PULL_PAGES_AHEAD)
+        for page in pages:
             # Renewed before the page is stored: a sync that lost its lock (taken over, torn
             # down) stores nothing more.
             for member in members:

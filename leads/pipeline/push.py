@@ -42,7 +42,7 @@ from connectors.crm_connections import crm_field_catalogue
 from connectors.exceptions import ApiError, BadPayload, HostError, ServerError
 from leads.models import Lead, LeadAttempt, SyncRun
 from leads.pipeline.locks import LockLost
-from leads.pipeline.writes import query_log_clear, rows_update
+from leads.pipeline.writes import query_log_clear, rows_insert, rows_update
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
@@ -144,6 +144,17 @@ class PushCounts:
         self.failed += other.failed
 
 
+def _mark_sent(leads, started):
+    """Record on the leads, before their createLeads is sent, that it is being sent: one UPDATE
+    per distinct attempt number (a batch's leads mostly share one) instead of one per lead."""
+    by_attempts = {}
+    for lead in leads:
+        by_attempts.setdefault((lead.attempts, lead.last_attempt_at), []).append(lead.pk)
+    for (attempts, last_attempt_at), pks in by_attempts.items():
+        Lead.objects.filter(pk__in=pks).update(attempts=attempts, last_attempt_at=last_attempt_at,
+                                               create_sent_at=started)
+
+
 def _crm_error(result) -> str:
     message = f"CRM error {result.error_code}: {result.error_message}"
     return f"{message} ({result.error_detail})" if result.error_detail else message
@@ -233,7 +244,7 @@ class Pusher:
             leads, ["field_outcomes", "attempts", "last_attempt_at", "create_sent_at", "state", "crm_id", "last_error",
                     "error_code", "retries", "retry_at", "synced_at"]
         )
-        LeadAttempt.objects.bulk_create([self._attempt(lead) for lead in leads])
+        rows_insert([self._attempt(lead) for lead in leads])
 
     def _attempt(self, lead) -> LeadAttempt:
         refused = self.refused.get(lead.pk, [])
@@ -335,7 +346,7 @@ class Pusher:
         started = timezone.now()
         for member in everyone:
             member.lead.create_sent_at = started
-        rows_update([member.lead for member in everyone], ["attempts", "last_attempt_at", "create_sent_at"])
+        _mark_sent([member.lead for member in everyone], started)
         try:
             results = self.client.create_leads([self._merged(item, riders[item]) for item in items])
         except (HostError, ServerError, BadPayload) as exc:
@@ -524,7 +535,7 @@ class PendingPush:
         return self.pusher.batch_size
 
     def _remaining(self):
-        qs = self.base.filter(pk__gt=self.last_pk)
+        qs = self.base.filter(pk__gt=self.last_pk).defer("raw")  # the push reads the answers, never the raw lead
         if self.due_only:
             qs = qs.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
         return qs.order_by("pk")

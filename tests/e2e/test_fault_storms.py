@@ -112,7 +112,11 @@ def linkedin_faults(**changes):
 
 
 def after_the_first_page(monkeypatch, switch_on):
-    """Call `switch_on()` once the pull has committed its first page: the storm breaks mid-pull."""
+    """Call `switch_on()` once the pull has committed its first page: the storm breaks mid-pull.
+    The pull reads one page at a time here: pages read ahead before the storm would be kept too,
+    as many as the fetching thread got to (tests/connectors/test_ahead.py covers reading ahead)."""
+    from django.conf import settings
+    monkeypatch.setattr(settings, "LEADSYNC_PULL_PAGES_AHEAD", 0)
     store = pull.leads_store
     pages = []
 
