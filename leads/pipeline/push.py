@@ -27,6 +27,7 @@ staff. Every push of a lead is recorded (LeadAttempt), for its page.
 """
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -155,6 +156,37 @@ def _mark_sent(leads, started):
                                                create_sent_at=started)
 
 
+@dataclass
+class CrmCall:
+    """A call a push step needs made: `function(*args, **kwargs)` (a CrmClient method, or the
+    retry policy's sleep); its driver sends back what it returned or throws what it raised."""
+
+    function: object
+    args: tuple
+    kwargs: dict
+
+    def __init__(self, function, *args, **kwargs):
+        self.function, self.args, self.kwargs = function, args, kwargs
+
+    def __call__(self):
+        return self.function(*self.args, **self.kwargs)
+
+
+def calls_run(steps):
+    """Drive a push generator (Pusher.steps) to its end, making each call in place; its result."""
+    answer, error = None, None
+    while True:
+        try:
+            call = steps.throw(error) if error is not None else steps.send(answer)
+        except StopIteration as done:
+            return done.value
+        answer, error = None, None
+        try:
+            answer = call()
+        except Exception as exc:  # noqa: BLE001 - thrown into the push, which decides
+            error = exc
+
+
 def _crm_error(result) -> str:
     message = f"CRM error {result.error_code}: {result.error_message}"
     return f"{message} ({result.error_detail})" if result.error_detail else message
@@ -181,6 +213,13 @@ class Pusher:
 
     def push(self, leads: list[Lead]) -> PushCounts:
         """Push one batch and record every lead's outcome, in one write at the end."""
+        return calls_run(self.steps(leads))
+
+    def steps(self, leads: list[Lead]):
+        """The push of one batch as a generator: it yields each CRM call to make (a CrmCall) and is
+        sent its answer, or thrown its error, so that whoever drives it decides where the call runs
+        (`calls_run` in place; PendingPush in a thread while the pull goes on). Everything else,
+        the database included, runs in the driver's thread. Returns the batch's PushCounts."""
         counts = PushCounts()
         now = timezone.now()
         self.objects, self.refused = {}, {}
@@ -217,11 +256,11 @@ class Pusher:
                 if self.lock is not None and (plan.look_up or plan.create or plan.update):
                     self.lock.renew()
                 if plan.look_up:
-                    self._look_up(plan.look_up, known, asked)
+                    yield from self._look_up(plan.look_up, known, asked)
                 elif plan.create:
-                    self._create(plan.create, items, known, asked, counts)
+                    yield from self._create(plan.create, items, known, asked, counts)
                 elif plan.update:
-                    self._update(plan.update, known, counts)
+                    yield from self._update(plan.update, known, counts)
         except LockLost:
             # Another sync holds the integration now and may be pushing these very leads: only
             # what this push settled is written.
@@ -298,7 +337,7 @@ class Pusher:
             start = min(item.sent_at for item in unanswered) - margin
             end = min(max(item.sent_at for item in unanswered) + margin, timezone.now() + margin)
             try:
-                created = self._created_between(start, end)
+                created = yield from self._created_between(start, end)
             except ApiError as exc:
                 if exc.retryable:
                     raise
@@ -312,7 +351,7 @@ class Pusher:
                 items = [item for item in items if item not in unanswered]
         if not items:
             return
-        found = self.client.get_leads_by_email({item.address for item in items})
+        found = yield CrmCall(self.client.get_leads_by_email, {item.address for item in items})
         for item in items:
             asked.add(item.email)
             match = found.get(item.address) or found.get(item.email)
@@ -322,7 +361,8 @@ class Pusher:
 
     def _created_between(self, start, end) -> dict:
         """{e-mail: CRM id} of the leads the CRM created between start and end."""
-        created = self.client.get_leads_date_range(start, end, timestamp="create", fields=["id", schema.EMAIL_FIELD])
+        created = yield CrmCall(self.client.get_leads_date_range, start, end, timestamp="create",
+                                fields=["id", schema.EMAIL_FIELD])
         return {str(lead.get(schema.EMAIL_FIELD) or "").strip().lower(): str(lead["id"])
                 for lead in created if lead.get("id")}
 
@@ -348,10 +388,11 @@ class Pusher:
             member.lead.create_sent_at = started
         _mark_sent([member.lead for member in everyone], started)
         try:
-            results = self.client.create_leads([self._merged(item, riders[item]) for item in items])
+            results = yield CrmCall(self.client.create_leads, [self._merged(item, riders[item]) for item in items])
         except (HostError, ServerError, BadPayload) as exc:
             # The call may have reached the CRM, and its answer did not come (or came garbled).
-            if self._heals < MAX_HEALS and self._find_created(everyone, known, asked, since=started, error=exc):
+            if self._heals < MAX_HEALS and (yield from self._find_created(everyone, known, asked, since=started,
+                                                                            error=exc)):
                 self._heals += 1
                 return
             for member in everyone:
@@ -406,10 +447,10 @@ class Pusher:
         the next step (their e-mails count as asked, so they are not looked up one by one). False
         when the CRM cannot be read either: the caller gives up for this run."""
         policy = self.client.retry
-        policy.sleep(policy.delay(1, error))
+        yield CrmCall(policy.sleep, policy.delay(1, error))
         margin = timedelta(seconds=schema.CLOCK_MARGIN_SECONDS)
         try:
-            ids = self._created_between(since - margin, timezone.now() + margin)
+            ids = yield from self._created_between(since - margin, timezone.now() + margin)
         except ApiError:
             return False
         for item in items:
@@ -425,7 +466,8 @@ class Pusher:
         """updateLeadsV2 by CRM id; a CRM lead that no longer exists (404) makes its lead be created again."""
         for item, crm_id in pairs:
             item.lead.crm_id = crm_id
-        results = self.client.update_leads_v2([{**self.objects[item.lead.pk], "id": crm_id} for item, crm_id in pairs])
+        results = yield CrmCall(self.client.update_leads_v2,
+                                [{**self.objects[item.lead.pk], "id": crm_id} for item, crm_id in pairs])
         for (item, crm_id), result in zip(pairs, results):
             if result.success or result.error_code == schema.NO_ROWS_AFFECTED_CODE:
                 item.done = True
@@ -508,12 +550,18 @@ class Pusher:
 
 class PendingPush:
     """The push of one integration's pending leads within a sync, in batches of at most 500 (250
-    with many custom fields), oldest first, each recorded before the next is sent. It may begin
-    while the pull is still storing pages (`push(full_only=True)` sends only full batches, so the
-    CRM's calls overlap LinkedIn's paging instead of following it) and ends after the pull (`push()`
-    sends the rest). With `due_only` (scheduled syncs), a lead waiting to be retried is left until
-    its time comes. With the integration's `lock` (an IntegrationLock), its lease is renewed before
-    every CRM call and the push stops (LockLost) once another sync took the integration over."""
+    with many custom fields), oldest first, each recorded before the next is sent.
+
+    During the pull (`stored`), each whole batch of new leads is pushed while later pages are still
+    read: its CRM calls run in a thread of their own, one batch at a time, and everything else of
+    the batch (mapping, the marks before a create, recording the outcome) runs in the pull's
+    thread at its next page, so the CRM's answer time and its per-second limit overlap LinkedIn's
+    paging and the storing of pages instead of following them. After the pull, `push()` settles the
+    batch in flight and pushes the rest in place. With `due_only` (scheduled syncs), a lead waiting
+    to be retried is left until its time comes. With the integration's `lock` (an IntegrationLock),
+    its lease is renewed before every CRM call and the push stops (LockLost) once another sync took
+    the integration over. `close()` ends it whatever happened: a batch still in flight is waited for
+    and recorded."""
 
     def __init__(self, *, integration: Integration, run: SyncRun | None = None, lock=None, due_only=False,
                  leads_qs=None, progress=None):
@@ -523,6 +571,8 @@ class PendingPush:
         self.counts, self.last_pk, self.done = PushCounts(), 0, 0
         self.waiting = 0  # leads stored by the pull since the last push (see stored)
         self._pusher = None
+        self._flight = None  # (the batch, its Pusher.steps generator, the Future of its CRM call)
+        self._calls = None   # the thread the CRM calls of a batch in flight run in
 
     @property
     def pusher(self) -> Pusher:
@@ -541,40 +591,99 @@ class PendingPush:
         return qs.order_by("pk")
 
     def stored(self, new: int) -> None:
-        """During the pull: `new` leads were just stored; once a whole batch waits, push it."""
+        """During the pull: `new` leads were just stored. A batch whose CRM answer came is recorded
+        (and its next call sent); once no batch is in flight and a whole one waits, it is sent."""
         self.waiting += new
-        if self.waiting and self.waiting >= self.batch_size:  # (batch_size loads the mapping: only then)
-            self.waiting = max(0, self.waiting - self.push(full_only=True))
+        self._advance(wait=False)
+        if self._flight is None and self.waiting and self.waiting >= self.batch_size:  # (loads the mapping)
+            batch = self._next_batch(full_only=True)
+            if batch:
+                self.waiting = max(0, self.waiting - len(batch))
+                self._take_off(batch)
 
-    def push(self, *, full_only=False) -> int:
-        """Push the pending leads (only whole batches with `full_only`); returns how many."""
-        total = None
-        if not full_only:
-            total = self.done + self._remaining().count()
-            if self.run is not None:
-                self.run.progress_total, self.run.progress_done = total, self.done
-                self.run.save(update_fields=["progress_total", "progress_done"])
-        pushed = 0
+    def push(self) -> int:
+        """Settle the batch in flight, then push the pending leads left, in place; returns how many
+        leads this push handled in all."""
+        before = self.done
+        self._advance(wait=True)
+        total = self.done + self._remaining().count()
+        if self.run is not None:
+            self.run.progress_total, self.run.progress_done = total, self.done
+            self.run.save(update_fields=["progress_total", "progress_done"])
         while True:
-            batch = list(self._remaining()[: self.batch_size])
-            if not batch or (full_only and len(batch) < self.batch_size):
+            batch = self._next_batch()
+            if not batch:
                 break
-            self.last_pk = batch[-1].pk
-            self.counts.add(self.pusher.push(batch))
-            self.done += len(batch)
-            pushed += len(batch)
-            if self.run is not None:
-                run = self.run
-                run.created, run.updated, run.failed = self.counts.created, self.counts.updated, self.counts.failed
-                fields = ["created", "updated", "failed"]
-                if not full_only:  # while the pull runs, the run's progress is the pull's
-                    run.progress_done = self.done
-                    fields.append("progress_done")
-                run.save(update_fields=fields)
-            if self.progress and not full_only:
-                self.progress("push", self.done, total)
-            query_log_clear()
-        return pushed
+            self._landed(batch, calls_run(self.pusher.steps(batch)), final=True, total=total)
+        return self.done - before
+
+    def close(self) -> None:
+        """End the push whatever happened: wait for a batch in flight and record it (its errors
+        are the run's already, or are logged), and stop the thread of the CRM calls."""
+        try:
+            if self._flight is not None:
+                try:
+                    self._advance(wait=True)
+                except Exception:  # noqa: BLE001 - the sync is ending on an error of its own
+                    logger.exception("%s: the batch in flight when the sync ended could not be recorded",
+                                     self.integration)
+        finally:
+            self._flight = None
+            if self._calls is not None:
+                self._calls.shutdown(wait=True)
+                self._calls = None
+
+    def _next_batch(self, *, full_only=False) -> list:
+        batch = list(self._remaining()[: self.batch_size])
+        if not batch or (full_only and len(batch) < self.batch_size):
+            return []
+        self.last_pk = batch[-1].pk
+        return batch
+
+    def _take_off(self, batch) -> None:
+        """Start a batch's push: its steps run here up to its first CRM call, which is sent in the thread."""
+        self._fly(batch, self.pusher.steps(batch), answer=None, error=None)
+
+    def _fly(self, batch, steps, *, answer, error) -> None:
+        """Run the batch's steps on (here) with the last call's answer or error, up to the next call,
+        which is sent in the thread; or record the batch when its steps are done."""
+        self._flight = None
+        try:
+            call = steps.throw(error) if error is not None else steps.send(answer)
+        except StopIteration as done:
+            self._landed(batch, done.value)
+            return
+        if self._calls is None:
+            self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadsync-crm")
+        self._flight = (batch, steps, self._calls.submit(call))
+
+    def _advance(self, *, wait: bool) -> None:
+        """Carry the batch in flight on for as long as its calls have answered (all the way with `wait`)."""
+        while self._flight is not None:
+            batch, steps, future = self._flight
+            if not wait and not future.done():
+                return
+            try:
+                answer, error = future.result(), None
+            except Exception as exc:  # noqa: BLE001 - thrown into the push, which decides
+                answer, error = None, exc
+            self._fly(batch, steps, answer=answer, error=error)
+
+    def _landed(self, batch, counts: PushCounts, *, final=False, total=None) -> None:
+        """A batch's outcome is recorded: count it on the run."""
+        self.counts.add(counts)
+        self.done += len(batch)
+        if self.run is not None:
+            run = self.run
+            run.created, run.updated, run.failed = self.counts.created, self.counts.updated, self.counts.failed
+            fields = ["created", "updated", "failed"]
+            if final:  # while the pull runs, the run's progress is the pull's
+                run.progress_done = self.done
+                fields.append("progress_done")
+            run.save(update_fields=fields)
+        if self.progress and final:
+            self.progress("push", self.done, total)
+        query_log_clear()
 
 
 def leads_push(*, integration: Integration, leads_qs=None, run: SyncRun | None = None, progress=None,
@@ -582,5 +691,8 @@ def leads_push(*, integration: Integration, leads_qs=None, run: SyncRun | None =
     """Push the integration's pending leads (or `leads_qs`) now: see PendingPush."""
     pending = PendingPush(integration=integration, run=run, lock=lock, due_only=due_only, leads_qs=leads_qs,
                           progress=progress)
-    pending.push()
+    try:
+        pending.push()
+    finally:
+        pending.close()
     return pending.counts

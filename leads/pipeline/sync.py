@@ -117,6 +117,8 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
             pushes = {member.integration.pk: PendingPush(integration=member.integration, run=member.run,
                                                          lock=member.lock, due_only=due_only, progress=progress)
                       for member in members}
+            for pending in pushes.values():
+                stack.callback(pending.close)  # a batch still in flight is recorded, whatever happens
             if members:
                 try:
                     leads_pull(owner=owner, members=members, progress=progress,
@@ -126,13 +128,17 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
                 except LeadSyncError as exc:
                     _fail_all(members, str(exc))
             for member in members:
+                pending = pushes[member.integration.pk]
                 if member.run.state != SyncRun.State.RUNNING:
+                    pending.close()
                     continue
                 try:
                     member.lock.renew()
-                    pushes[member.integration.pk].push()
+                    pending.push()
                 except LeadSyncError as exc:  # this integration's CRM: the others go on
                     run_fail(member.run, str(exc))
+                finally:
+                    pending.close()
     except Exception:
         logger.exception("sync of %s crashed", owner)
         raise
@@ -142,9 +148,10 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
 
 
 def _push_full_batches(members, pushes, stored):
-    """During the pull: each member with a full batch of new leads pushes it now, so the CRM's
-    calls (and its per-second limit) overlap LinkedIn's paging instead of following it. A CRM that
-    fails ends that member's run; its leads are still stored by the rest of the pull."""
+    """During the pull: each member's batch in flight is carried on, and one with a whole batch of
+    new leads waiting sends it (PendingPush.stored), so the CRM's calls (and its per-second limit)
+    overlap LinkedIn's paging instead of following it. A CRM that fails ends that member's run;
+    its leads are still stored by the rest of the pull."""
     for member in members:
         if member.run.state != SyncRun.State.RUNNING:
             continue

@@ -70,13 +70,13 @@ def test_one_busy_integration_never_stops_the_sync_of_the_others(cli, event_inte
 
 def test_a_sync_whose_lock_was_taken_over_stops_instead_of_pushing_beside_the_new_holder(cli, event_integration,
                                                                                        monkeypatch):
-    original = push.Pusher.push
+    original = push.Pusher.steps  # every batch, pushed during the pull or after it
 
     def taken_over(self, leads):
         Integration.objects.filter(pk=self.integration.pk).update(lock_token="another-sync")
         return original(self, leads)
 
-    monkeypatch.setattr(push.Pusher, "push", taken_over)
+    monkeypatch.setattr(push.Pusher, "steps", taken_over)
     result = cli("sync", "--days", "90", "--json")
 
     assert result.code == 1 and "its lock ran out and another sync took it over" in result.json["error"]

@@ -191,9 +191,9 @@ def test_full_batches_are_pushed_while_the_pull_still_reads_pages(cli, event_int
 
     settings.LINKEDIN_PAGE_SIZE, settings.LEADSYNC_CRM_BATCH_SIZE = 5, 4
     events = []
-    store, send = pull.leads_store, push.Pusher.push
+    store, send = pull.leads_store, push.Pusher.steps  # every batch, pushed during the pull or after it
     monkeypatch.setattr(pull, "leads_store", lambda **kw: (events.append("page"), store(**kw))[1])
-    monkeypatch.setattr(push.Pusher, "push", lambda self, leads: (events.append("push"), send(self, leads))[1])
+    monkeypatch.setattr(push.Pusher, "steps", lambda self, leads: (events.append("push"), send(self, leads))[1])
 
     result = cli("sync", "--days", "90", "--json")
 
@@ -204,6 +204,46 @@ def test_full_batches_are_pushed_while_the_pull_still_reads_pages(cli, event_int
     assert run["state"] == "succeeded" and run["created"] + run["updated"] == run["pulled"] - run["skipped"]
     assert crm_emails() == sorted(set(crm_emails())), "none doubled"
     assert not Lead.objects.filter(state="pending").exists()
+
+
+def test_a_batch_s_crm_call_is_out_while_the_pull_stores_the_next_pages(cli, event_integration, settings,
+                                                                        monkeypatch):
+    """The CRM's answer time overlaps the pull (issue 10): the first batch's createLeads does not
+    answer until the pull has stored another page, which it can only do if the call runs beside it;
+    the batch is then recorded as if nothing had happened."""
+    import threading
+
+    from connectors.crm.client import CrmClient
+    from leads.pipeline import pull
+
+    settings.LINKEDIN_PAGE_SIZE, settings.LEADSYNC_CRM_BATCH_SIZE = 5, 4
+    out, stored_meanwhile, waited = threading.Event(), threading.Event(), []
+    store, create = pull.leads_store, CrmClient.create_leads
+
+    def store_and_tell(**kwargs):
+        stored = store(**kwargs)
+        if out.is_set():
+            stored_meanwhile.set()
+        return stored
+
+    def create_once_a_page_was_stored(self, objects):
+        if not out.is_set():
+            out.set()
+            waited.append(stored_meanwhile.wait(timeout=60))  # in the pull's own thread: in vain
+        return create(self, objects)
+
+    monkeypatch.setattr(pull, "leads_store", store_and_tell)
+    monkeypatch.setattr(CrmClient, "create_leads", create_once_a_page_was_stored)
+
+    result = cli("sync", "--days", "90", "--json")
+
+    assert result.code == 0, result.out + result.err
+    assert waited == [True], "the pull stored a page while the first createLeads was out"
+    [run] = result.json["runs"]
+    assert run["state"] == "succeeded" and run["created"] + run["updated"] == run["pulled"] - run["skipped"]
+    assert crm_emails() == sorted(set(crm_emails())), "none doubled"
+    assert not Lead.objects.filter(state="pending").exists()
+    assert not Lead.objects.filter(create_sent_at__isnull=False).exists()
 
 
 def test_a_person_s_submissions_in_one_batch_are_one_create_with_the_newest_answers(cli, event_integration):
