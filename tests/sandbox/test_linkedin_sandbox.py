@@ -12,10 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from sandbox.linkedin import seed_data, switches, tokens
+from sandbox.linkedin import seed_data, serializers, switches, tokens
 from sandbox.linkedin.models import (
     AccessToken, Event, Grant, Lead, LeadForm, LeadNotification, Member, RefreshToken, SandboxSettings, WebhookDelivery,
 )
@@ -524,6 +526,29 @@ def test_without_short_pages_total_is_the_lead_count(client, token):
     expected = Lead.objects.filter(organization_id=ACME, lead_type="EVENT").count()
     body = api(client, f"{leads_url()}&count=10", token).json()
     assert len(body["elements"]) == 10 and body["paging"]["total"] == expected
+
+
+def test_a_finder_page_costs_a_fixed_number_of_queries_at_any_depth(client, token):
+    switches.settings_update(changes={"short_pages": False})
+    total = Lead.objects.filter(organization_id=ACME, lead_type="EVENT").count()
+    assert total > 20
+    counts = []
+    for start in (0, total - 10):
+        with CaptureQueriesContext(connection) as queries:
+            body = api(client, f"{leads_url()}&start={start}&count=10", token).json()
+        assert len(body["elements"]) == 10
+        counts.append(len(queries))
+    # token, fault switches, role, paging switches, count, page, the page's form versions
+    assert counts[0] == counts[1] <= 7
+
+
+def test_a_finder_page_renders_each_lead_as_the_single_lead_answer_does(client, token):
+    switches.settings_update(changes={"short_pages": False})
+    body = api(client, f"{leads_url()}&count=100", token).json()
+    expected = Lead.objects.filter(organization_id=ACME, lead_type="EVENT").select_related("form_version__form")
+    assert body["elements"] == [serializers.lead(lead) for lead in expected.order_by("-submitted_at", "id")]
+    shapes = {lead.shape for lead in expected}
+    assert shapes == {Lead.Shape.VERSIONED, Lead.Shape.SCHEMA, Lead.Shape.LEGACY}
 
 
 def test_page_size_cap(client, token):
