@@ -806,6 +806,44 @@ def test_seed_reset_rebuilds(seeded):
     assert again.tokens["access_token"] != seeded.tokens["access_token"]
 
 
+def _emails_of(lead):
+    version = lead.form_version
+    fields = {q["questionId"]: q.get("predefinedField") for q in version.questions}
+    return [a["text"] for a in lead.answers if fields.get(a["questionId"]) in ("EMAIL", "WORK_EMAIL")]
+
+
+def test_seed_reuses_people_by_default():
+    seed(leads=120, days=30, seed=3)
+    emails = [e for lead in Lead.objects.select_related("form_version") for e in _emails_of(lead)]
+    assert len(set(emails)) < len(emails)
+
+
+def test_unique_people_gives_every_lead_emails_no_other_lead_has():
+    call_command("sandbox_seed", "--leads", "120", "--days", "30", "--seed", "3", "--unique-people", "--json")
+    leads = list(Lead.objects.select_related("form_version"))
+    emails = [_emails_of(lead) for lead in leads]
+    assert len(leads) == 120 and all(emails)  # every lead answered an e-mail question
+    flat = [e.lower() for lead_emails in emails for e in lead_emails]
+    assert len(set(flat)) == len(flat)
+    submitters = [lead.submitter for lead in leads if lead.submitter]
+    assert len(set(submitters)) == len(submitters)
+
+
+def test_unique_people_keeps_the_default_ids_forms_and_times():
+    seed(leads=40, days=30, seed=3)
+
+    def facts():
+        return {
+            lead.id: (str(lead.form_version), lead.submitted_at, lead.test_lead, lead.shape)
+            for lead in Lead.objects.select_related("form_version__form")
+        }
+
+    default = facts()
+    Lead.objects.all().delete()  # the seed anchor stays, so times are comparable
+    seed(leads=40, days=30, seed=3, unique_people=True)
+    assert facts() == default
+
+
 def test_seed_command_writes_a_token_file(tmp_path, capsys):
     path = tmp_path / "token.json"
     call_command("sandbox_seed", "--leads", "10", "--json", "--token-file", str(path))
