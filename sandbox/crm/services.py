@@ -430,7 +430,7 @@ class _LeadsOfCall:
 
 def _update_rows(model, objs, fields):
     """Write `fields` of each object with one executemany of a plain UPDATE by primary key: what
-    bulk_update does with one CASE expression per field, which costs several ms a row to build."""
+    bulk_update does with one CASE expression per field, which costs about a millisecond a row to build."""
     objs = list(objs)
     if not objs:
         return

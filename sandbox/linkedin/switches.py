@@ -51,7 +51,8 @@ def fault_consume():
     """The fault this API call must answer with, spending one ticket; None when all is well."""
     qs = SandboxSettings.objects.filter(pk=1)
     # Nearly every call finds all counters at zero: one read says so, instead of three UPDATEs matching nothing.
-    if not qs.filter(Q(throttle_remaining__gt=0) | Q(server_errors_remaining__gt=0) | Q(bad_answers_remaining__gt=0)).exists():
+    armed = Q(throttle_remaining__gt=0) | Q(server_errors_remaining__gt=0) | Q(bad_answers_remaining__gt=0)
+    if not qs.filter(armed).exists():
         return None
     if qs.filter(throttle_remaining__gt=0).update(throttle_remaining=F("throttle_remaining") - 1):
         return Fault("throttle", 429, SandboxSettings.load().throttle_retry_after)
