@@ -153,7 +153,8 @@ def template(args, database, n, pg, work):
     project.manage("migrate", "--noinput", "-v0")
     migrate_s = time.perf_counter() - started
     started = time.perf_counter()
-    seed = json.loads(project.manage("sandbox_seed", "--leads", str(n), "--days", "85", "--json"))
+    people = [] if args.reuse_people else ["--unique-people"]
+    seed = json.loads(project.manage("sandbox_seed", "--leads", str(n), "--days", "85", *people, "--json"))
     seed_s = time.perf_counter() - started
     project.manage("sandbox_crm_account", "--account-id", CRM_ACCOUNT, "--secret-key", CRM_SECRET,
                    "--daily-limit", "0")
@@ -172,7 +173,8 @@ def template(args, database, n, pg, work):
         pg.sql(f"CREATE DATABASE run_{n}_{number} TEMPLATE template_{n}")
         return pg.url(f"run_{n}_{number}")
 
-    return copy, seed, {"migrate_s": round(migrate_s, 1), "seed_s": round(seed_s, 1)}
+    return copy, seed, {"migrate_s": round(migrate_s, 1), "seed_s": round(seed_s, 1),
+                        "unique_people": not args.reuse_people}
 
 
 def connect(project, seed, crm_limit):
@@ -338,6 +340,9 @@ def naive_run(*, n, database, copy, seed, seeding, work, finder_queries, product
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--leads", type=int, nargs="+", default=[int(os.environ.get("BENCH_N", 10000))])
+    parser.add_argument("--reuse-people", action="store_true",
+                        help="seed people who submit more than once and share e-mails (the product then dedupes and "
+                        "updates); by default every lead is its own person (sandbox_seed --unique-people)")
     parser.add_argument("--database", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"])
     parser.add_argument("--limit", nargs="+", choices=["on", "off"], default=["on", "off"],
                         help="the sandbox CRM's 10 calls/s limit")

@@ -247,10 +247,15 @@ def union_value(value, name, allowed):
 # --- paging ---------------------------------------------------------------------------------------
 
 
-def paging_window(params, default_count=DEFAULT_COUNT):
+_READ_CAP = object()
+
+
+def paging_window(params, default_count=DEFAULT_COUNT, *, cap=_READ_CAP):
+    """(start, count) of a finder call, count cut to the page size cap (read from the switches unless given)."""
     start = int_param(params, "start", 0)
     count = int_param(params, "count", default_count)
-    cap = switches.page_size_cap()
+    if cap is _READ_CAP:
+        cap = switches.page_size_cap()
     if cap:
         count = min(count, cap)
     return start, count

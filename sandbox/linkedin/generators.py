@@ -7,7 +7,7 @@ meet real-world text; e-mail addresses use ASCII transliterations.
 import string
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # (first name, last name, ascii first, ascii last)
 FIRST_NAMES = [
@@ -109,6 +109,18 @@ def make_person(rng):
         company=company,
         job_title=rng.choice(JOB_TITLES),
         city=rng.choice(CITIES),
+    )
+
+
+def make_unique_person(rng, number):
+    """A person whose e-mail addresses (private and work) carry `number`, so people made with distinct
+    numbers never share one."""
+    person = make_person(rng)
+    local = person.work_email.partition("@")[0]
+    return replace(
+        person,
+        email=f"{local}.{number}@{person.email.partition('@')[2]}",
+        work_email=f"{local}.{number}@{person.work_email.partition('@')[2]}",
     )
 
 

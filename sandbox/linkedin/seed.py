@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import seed_data as data
-from .generators import answers_for, lead_id, make_person
+from .generators import answers_for, lead_id, make_person, make_unique_person
 from .models import (
     AccessToken, AdAccount, AdAccountUser, AuthorizationCode, Campaign, Event, Grant, Lead, LeadForm, LeadFormVersion,
     LeadNotification, LeadType, Member, Organization, OrganizationRole, RefreshToken, SandboxSettings,
@@ -118,7 +118,7 @@ def _shape(rng, lead_type):
     return rng.choices([Lead.Shape.VERSIONED, Lead.Shape.SCHEMA], [60, 40])[0]
 
 
-def _leads(count, days, seed, anchor):
+def _leads(count, days, seed, anchor, unique_people=False):
     forms = {f.id: f for f in LeadForm.objects.filter(id__in=data.LEAD_WEIGHTS).prefetch_related("versions", "events")}
     form_ids = list(data.LEAD_WEIGHTS)
     weights = [data.LEAD_WEIGHTS[i] for i in form_ids]
@@ -131,7 +131,9 @@ def _leads(count, days, seed, anchor):
         new_id = lead_id(rng)
         form = forms[rng.choices(form_ids, weights)[0]]
         submitted_at = anchor - timedelta(seconds=rng.uniform(60, days * 86400))
-        person = rng.choice(people)
+        person = rng.choice(people)  # drawn in both modes, so the rest of the lead is the same
+        if unique_people:
+            person = make_unique_person(random.Random(f"{seed}:person:{i}"), i)
         guest, test = rng.random() < 0.08, rng.random() < 0.05
         if new_id in existing:
             continue
@@ -148,8 +150,14 @@ def _leads(count, days, seed, anchor):
 
 
 @transaction.atomic
-def seed(*, leads=300, days=120, seed=42, reset_first=False, scopes=LEAD_SYNC_SCOPES):
-    """Seed (or top up) the sandbox and ensure tokens for Alex Admin; returns a SeedResult."""
+def seed(*, leads=300, days=120, seed=42, reset_first=False, scopes=LEAD_SYNC_SCOPES, unique_people=False):
+    """Seed (or top up) the sandbox and ensure tokens for Alex Admin; returns a SeedResult.
+
+    By default leads are drawn from a pool of about leads/2 people, so people submit more than once and
+    share e-mail addresses. With `unique_people` every lead is its own person with e-mail addresses no
+    other lead has (lead i's carry i); ids, forms, times and flags stay those of the default. Top-ups
+    should use the mode of the first run, or the two kinds of people mix.
+    """
     if reset_first:
         reset()
     switches = SandboxSettings.load()
@@ -158,7 +166,7 @@ def seed(*, leads=300, days=120, seed=42, reset_first=False, scopes=LEAD_SYNC_SC
         switches.save(update_fields=["seed_anchor"])
     anchor = switches.seed_anchor
     members = _cast(anchor)
-    created = _leads(leads, days, seed, anchor)
+    created = _leads(leads, days, seed, anchor, unique_people=unique_people)
     issued = tokens_ensure(member=members[data.ALEX], scopes=list(scopes))
     return SeedResult(
         leads_total=Lead.objects.count(), leads_created=created, tokens=issued.as_response(),

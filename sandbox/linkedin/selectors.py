@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from .models import AdAccountUser, Lead, LeadForm, OrganizationRole
+from .models import AdAccountUser, Lead, LeadForm, LeadFormVersion, OrganizationRole
 
 
 def member_can_read_owner(member, owner_key, owner_id):
@@ -56,11 +56,39 @@ def leads_for_owner(*, owner_key, owner_id, lead_type, start_ms=None, end_ms=Non
         ids = [pk for pk, entity in qs.values_list("id", "associated_entity")
                if associated_urn in (entity or {}).values()]
         return _Leads(ids)
-    return _Counted(qs.select_related("form_version__form"))
+    return _Counted(qs)
+
+
+def leads_with_versions(ids):
+    """The leads of `ids` in that order, each with its form version (and the version's form) attached.
+
+    Two small queries whatever the page: the rows by primary key, then the few versions they answer
+    in one go. Joining the version to every row (select_related) decoded its large JSON fields once
+    per lead instead of once per version.
+    """
+    by_id = Lead.objects.in_bulk(ids)
+    return _attach_versions([by_id[pk] for pk in ids if pk in by_id])
+
+
+def _attach_versions(leads):
+    # Only what serializers.lead reads of a version: its URN, questions, legal info and form locale.
+    versions = (
+        LeadFormVersion.objects.select_related("form")
+        .only("form_id", "version", "questions", "legal_info", "form__locale")
+        .in_bulk({lead.form_version_id for lead in leads})
+    )
+    for lead in leads:
+        lead.form_version = versions[lead.form_version_id]
+    return leads
 
 
 class _Counted:
-    """A queryset whose length is counted once (len() of a queryset would load every row)."""
+    """A queryset whose length is counted once (len() of a queryset would load every row).
+
+    A slice picks the page's ids in a subquery (an index-only scan of sbx_li_lead_org_page or
+    sbx_li_lead_account_page, so a deep OFFSET skips index entries, not rows) and reads only those
+    leads, then their form versions (leads_with_versions).
+    """
 
     def __init__(self, qs):
         self.qs, self._len = qs, None
@@ -71,7 +99,8 @@ class _Counted:
         return self._len
 
     def __getitem__(self, key):
-        return list(self.qs[key])
+        page = self.qs.values("id")[key]
+        return _attach_versions(list(Lead.objects.filter(id__in=page).order_by("-submitted_at", "id")))
 
 
 class _Leads:
@@ -84,9 +113,7 @@ class _Leads:
         return len(self.ids)
 
     def __getitem__(self, key):
-        ids = self.ids[key]
-        by_id = Lead.objects.select_related("form_version__form").in_bulk(ids)
-        return [by_id[pk] for pk in ids if pk in by_id]
+        return leads_with_versions(self.ids[key])
 
 
 # --- short pages ----------------------------------------------------------------------------------

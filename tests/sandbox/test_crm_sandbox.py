@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from sandbox.crm import rpc, services
@@ -282,6 +284,48 @@ def test_an_inactive_lead_does_not_block_a_new_one_with_its_email(client, accoun
     assert create(client, lead("gone@example.com"))["error"] == []
 
 
+def test_an_email_repeated_within_one_create_call_is_refused_for_the_later_objects(client, account):
+    services.fault_set(account=account, changes={"reject_email_pattern": "^rejected@"})
+    body = create(
+        client,
+        lead("rejected@example.com"),  # refused by the fault switch: takes no email
+        lead("Rejected@example.com".lower()),
+        lead("twice@example.com", firstName="First"),
+        lead("TWICE@example.com", firstName="Second"),
+        lead("sleeping@example.com", active="0"),  # inactive: left out of duplicate checks
+        lead("sleeping@example.com"),
+        lead("twice@example.com"),
+    )
+    outcomes = [c["error"]["code"] if not c["success"] else "ok" for c in body["result"]["creates"]]
+    assert outcomes == [205, 205, "ok", 301, "ok", "ok", 301]
+    assert body["result"]["creates"][3]["error"]["data"] == {"emailAddress": "TWICE@example.com"}
+    assert CrmLead.objects.get(email_lower="twice@example.com").data["firstName"] == "First"
+    ids = [c["id"] for c in body["result"]["creates"] if c["success"]]
+    assert ids == list(range(ids[0], ids[0] + 3))
+
+
+def test_create_leads_of_500_costs_a_bounded_number_of_queries(client, account):
+    create(client, *[lead(f"old{i}@example.com") for i in range(50)])
+    objects = [lead(f"new{i}@example.com", firstName="Ada") for i in range(500)]
+    with CaptureQueriesContext(connection) as queries:
+        body = create(client, *objects, lead("new7@example.com"))  # 501 objects: refused as a whole
+    assert body["error"]["code"] == 205
+    with CaptureQueriesContext(connection) as queries:
+        body = create(client, *objects)
+    assert body["error"] == [] and CrmLead.objects.count() == 550
+    assert len(queries) <= 25  # not one per object (SQLite inserts in batches of under 999 parameters)
+
+
+def test_update_leads_v2_of_500_costs_a_bounded_number_of_queries(client, account):
+    ids = [c["id"] for c in create(client, *[lead(f"u{i}@example.com") for i in range(500)])["result"]["creates"]]
+    objects = [{"id": lead_id, "emailAddress": f"u{i}@example.com", "title": "CTO"} for i, lead_id in enumerate(ids)]
+    with CaptureQueriesContext(connection) as queries:
+        body = call(client, "updateLeadsV2", {"objects": objects})
+    assert body["error"] == []
+    assert len(queries) <= 20
+    assert set(CrmLead.objects.values_list("data__title", flat=True)) == {"CTO"}
+
+
 # --- updateLeads and updateLeadsV2 ---------------------------------------------------------------------------
 
 
@@ -329,6 +373,29 @@ def test_an_update_cannot_take_another_leads_email(client, account):
     ids = [c["id"] for c in create(client, lead("one@example.com"), lead("two@example.com"))["result"]["creates"]]
     body = call(client, "updateLeads", {"objects": [{"id": ids[0], "emailAddress": "TWO@example.com"}]})
     assert body["result"]["updates"][0]["error"]["code"] == 301
+
+
+def test_each_object_of_an_update_call_sees_what_the_objects_before_it_changed(client, account):
+    created = create(client, lead("a@example.com"), lead("b@example.com"), lead("c@example.com"))
+    a, b, c = [entry["id"] for entry in created["result"]["creates"]]
+    body = call(client, "updateLeadsV2", {"objects": [
+        {"id": a, "emailAddress": "x@example.com"},  # a moves to x, freeing a@
+        lead("X@example.com", firstName="Found"),  # found by the email it just took
+        {"id": b, "emailAddress": "x@example.com"},  # x is a's now
+        {"id": b, "emailAddress": "a@example.com"},  # a@ was freed above
+        lead("a@example.com", title="CTO"),  # now names b
+        {"id": a, "emailAddress": "x@example.com"},  # nothing left to change
+        {"id": c, "active": "0"},
+        {"id": a, "emailAddress": "C@example.com"},  # c went inactive: its email no longer blocks
+        lead("c@example.com", firstName="Active first"),  # a (active) before c (inactive)
+    ]})
+    outcomes = [u["error"]["code"] if not u["success"] else "ok" for u in body["result"]["updates"]]
+    assert outcomes == ["ok", "ok", 301, "ok", "ok", 302, "ok", "ok", "ok"]
+    stored = {row.lead_id: row for row in CrmLead.objects.all()}
+    assert stored[a].data["emailAddress"] == "C@example.com" and stored[a].email_lower == "c@example.com"
+    assert stored[a].data["firstName"] == "Active first"
+    assert stored[b].data["emailAddress"] == "a@example.com" and stored[b].data["title"] == "CTO"
+    assert stored[c].is_active is False and "firstName" not in stored[c].data
 
 
 def test_update_validates_fields_like_create(client, account):

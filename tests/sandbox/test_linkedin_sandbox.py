@@ -12,10 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from sandbox.linkedin import seed_data, switches, tokens
+from sandbox.linkedin import seed_data, serializers, switches, tokens
 from sandbox.linkedin.models import (
     AccessToken, Event, Grant, Lead, LeadForm, LeadNotification, Member, RefreshToken, SandboxSettings, WebhookDelivery,
 )
@@ -526,6 +528,29 @@ def test_without_short_pages_total_is_the_lead_count(client, token):
     assert len(body["elements"]) == 10 and body["paging"]["total"] == expected
 
 
+def test_a_finder_page_costs_a_fixed_number_of_queries_at_any_depth(client, token):
+    switches.settings_update(changes={"short_pages": False})
+    total = Lead.objects.filter(organization_id=ACME, lead_type="EVENT").count()
+    assert total > 20
+    counts = []
+    for start in (0, total - 10):
+        with CaptureQueriesContext(connection) as queries:
+            body = api(client, f"{leads_url()}&start={start}&count=10", token).json()
+        assert len(body["elements"]) == 10
+        counts.append(len(queries))
+    # token, fault switches, role, paging switches, count, page, the page's form versions
+    assert counts[0] == counts[1] <= 7
+
+
+def test_a_finder_page_renders_each_lead_as_the_single_lead_answer_does(client, token):
+    switches.settings_update(changes={"short_pages": False})
+    body = api(client, f"{leads_url()}&count=100", token).json()
+    expected = Lead.objects.filter(organization_id=ACME, lead_type="EVENT").select_related("form_version__form")
+    assert body["elements"] == [serializers.lead(lead) for lead in expected.order_by("-submitted_at", "id")]
+    shapes = {lead.shape for lead in expected}
+    assert shapes == {Lead.Shape.VERSIONED, Lead.Shape.SCHEMA, Lead.Shape.LEGACY}
+
+
 def test_page_size_cap(client, token):
     switches.settings_update(changes={"page_size_cap": 4, "short_pages": False})
     body = api(client, f"{leads_url()}&count=100", token).json()
@@ -779,6 +804,44 @@ def test_seed_reset_rebuilds(seeded):
     again = seed(leads=20, days=30, seed=1, reset_first=True)
     assert Lead.objects.count() == 20 and again.leads_created == 20
     assert again.tokens["access_token"] != seeded.tokens["access_token"]
+
+
+def _emails_of(lead):
+    version = lead.form_version
+    fields = {q["questionId"]: q.get("predefinedField") for q in version.questions}
+    return [a["text"] for a in lead.answers if fields.get(a["questionId"]) in ("EMAIL", "WORK_EMAIL")]
+
+
+def test_seed_reuses_people_by_default():
+    seed(leads=120, days=30, seed=3)
+    emails = [e for lead in Lead.objects.select_related("form_version") for e in _emails_of(lead)]
+    assert len(set(emails)) < len(emails)
+
+
+def test_unique_people_gives_every_lead_emails_no_other_lead_has():
+    call_command("sandbox_seed", "--leads", "120", "--days", "30", "--seed", "3", "--unique-people", "--json")
+    leads = list(Lead.objects.select_related("form_version"))
+    emails = [_emails_of(lead) for lead in leads]
+    assert len(leads) == 120 and all(emails)  # every lead answered an e-mail question
+    flat = [e.lower() for lead_emails in emails for e in lead_emails]
+    assert len(set(flat)) == len(flat)
+    submitters = [lead.submitter for lead in leads if lead.submitter]
+    assert len(set(submitters)) == len(submitters)
+
+
+def test_unique_people_keeps_the_default_ids_forms_and_times():
+    seed(leads=40, days=30, seed=3)
+
+    def facts():
+        return {
+            lead.id: (str(lead.form_version), lead.submitted_at, lead.test_lead, lead.shape)
+            for lead in Lead.objects.select_related("form_version__form")
+        }
+
+    default = facts()
+    Lead.objects.all().delete()  # the seed anchor stays, so times are comparable
+    seed(leads=40, days=30, seed=3, unique_people=True)
+    assert facts() == default
 
 
 def test_seed_command_writes_a_token_file(tmp_path, capsys):

@@ -70,8 +70,9 @@ def lead_form_responses(request, params):
         form_version=form_version, associated_urn=associated,
         test_only=bool_param(params, "limitedToTestLeads", False),
     )
-    start, count = paging_window(params)
-    if switches.short_pages() and count >= 3:
+    short_pages, cap = switches.paging_switches()
+    start, count = paging_window(params, cap=cap)
+    if short_pages and count >= 3:
         window, total = short_page(leads, start, count)
     else:
         window, total = leads[start : start + count], len(leads)

@@ -1,5 +1,5 @@
-"""python manage.py sandbox_seed [--leads N] [--days 120] [--seed 42] [--reset] [--json] [--token-file PATH]
-[--scopes "r_ads openid …"]"""
+"""python manage.py sandbox_seed [--leads N] [--days 120] [--seed 42] [--unique-people] [--reset] [--json]
+[--token-file PATH] [--scopes "r_ads openid …"]"""
 
 import json
 import re
@@ -22,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--leads", type=int, default=300, help="Number of leads to ensure (default 300).")
         parser.add_argument("--days", type=int, default=120, help="Spread leads over this many past days.")
         parser.add_argument("--seed", type=int, default=42, help="Random seed (same seed, same data).")
+        parser.add_argument("--unique-people", action="store_true",
+                            help="Every lead is its own person, with e-mail addresses no other lead has (by default "
+                            "people submit more than once and share e-mails). Ids, forms and times are unchanged.")
         parser.add_argument("--reset", action="store_true", help="Wipe all LinkedIn sandbox data first.")
         parser.add_argument("--scopes", help="Scopes of the printed token, space- or comma-separated (default: every "
                             "lead sync scope). Authorising Alex later with another set revokes it, as on LinkedIn.")
@@ -38,7 +41,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"Unknown scopes: {', '.join(sorted(unknown))}")
         result = seed(leads=options["leads"], days=options["days"], seed=options["seed"],
-                      reset_first=options["reset"], scopes=scopes)
+                      reset_first=options["reset"], scopes=scopes, unique_people=options["unique_people"])
         tokens = result.tokens
         if options["token_file"]:
             Path(options["token_file"]).write_text(json.dumps({
