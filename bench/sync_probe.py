@@ -39,6 +39,7 @@ def main():
     from django.db import connection
 
     sql = {"queries": 0, "seconds": 0.0}
+    by_statement = {}  # the statement's first words -> [count, seconds]: where the SQL time goes
     http = {"linkedin": [0, 0.0], "crm": [0, 0.0], "other": [0, 0.0]}
     # calls, seconds, and for the pull: LinkedIn seconds inside it, push seconds inside it (full batches
     # are pushed while the pull reads on)
@@ -49,8 +50,12 @@ def main():
         try:
             return execute(statement, params, many, context)
         finally:
+            spent = time.perf_counter() - t
             sql["queries"] += 1
-            sql["seconds"] += time.perf_counter() - t
+            sql["seconds"] += spent
+            entry = by_statement.setdefault(" ".join(statement.split()[:6])[:80] + (" [many]" if many else ""), [0, 0.0])
+            entry[0] += 1
+            entry[1] += spent
 
     send = requests.adapters.HTTPAdapter.send
     linkedin_url, crm_marker = settings.LINKEDIN_API_URL, "/pubapi/"
@@ -133,6 +138,7 @@ def main():
         "status": status, "stdout": stdout.getvalue(), "command_s": command_s,
         "process_s_before_exit": time.perf_counter() - started,
         "sql_queries": sql["queries"], "sql_s": sql["seconds"], "http": http,
+        "sql_top": sorted(([k, v[0], round(v[1], 2)] for k, v in by_statement.items()), key=lambda e: -e[2])[:12],
         "stages": stages if hooked else None, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "debug": settings.DEBUG, "tracemalloc": memory,
     }

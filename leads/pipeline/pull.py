@@ -118,7 +118,8 @@ def _commit(integration: Integration, pairs) -> dict:
         counts["skipped"] += len(deleted)
         rows = [r for r in rows if r.linkedin_id not in deleted]
     with transaction.atomic():
-        known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).values_list("linkedin_id", flat=True))
+        known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).order_by()
+                    .values_list("linkedin_id", flat=True))
         fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
         rows_insert(fresh.values(), ignore_conflicts=True)
     counts["new"] = len(fresh)
@@ -149,9 +150,10 @@ def leads_store(*, elements: list, versions: FormVersions, route: Callable[[dict
         if integration is not None:
             routed.setdefault(integration, []).append((element, normalized))
     stored = {}
-    for integration, pairs in routed.items():
-        counts = _commit(integration, pairs)
-        stored[integration] = StoreCounts(pulled=len(pairs), new=counts["new"], skipped=counts["skipped"])
+    with transaction.atomic():  # the page's leads, whatever their integration: one commit (no HTTP inside)
+        for integration, pairs in routed.items():
+            counts = _commit(integration, pairs)
+            stored[integration] = StoreCounts(pulled=len(pairs), new=counts["new"], skipped=counts["skipped"])
     return stored, malformed
 
 
@@ -227,9 +229,10 @@ def _pull(*, owner, members: list[PullMember], progress=None, after_page=None) -
                 run.new += counts.new
                 run.skipped += counts.skipped
             read += len(page)
-            for member in members:
-                member.run.progress_done = member.run.pulled
-                member.run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
+            with transaction.atomic():  # the runs' counts: one commit, not one per run
+                for member in members:
+                    member.run.progress_done = member.run.pulled
+                    member.run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
             if progress:
                 progress("pull", read, None)
             if after_page:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -151,9 +152,10 @@ def _mark_sent(leads, started):
     by_attempts = {}
     for lead in leads:
         by_attempts.setdefault((lead.attempts, lead.last_attempt_at), []).append(lead.pk)
-    for (attempts, last_attempt_at), pks in by_attempts.items():
-        Lead.objects.filter(pk__in=pks).update(attempts=attempts, last_attempt_at=last_attempt_at,
-                                               create_sent_at=started)
+    with transaction.atomic():
+        for (attempts, last_attempt_at), pks in by_attempts.items():
+            Lead.objects.filter(pk__in=pks).update(attempts=attempts, last_attempt_at=last_attempt_at,
+                                                   create_sent_at=started)
 
 
 @dataclass
@@ -278,6 +280,7 @@ class Pusher:
         self._save(leads)
         return counts
 
+    @transaction.atomic  # one commit for the batch's outcomes and attempts, not one per row
     def _save(self, leads):
         rows_update(
             leads, ["field_outcomes", "attempts", "last_attempt_at", "create_sent_at", "state", "crm_id", "last_error",
