@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test soak bench bench-large venv clean
+.PHONY: demo test soak bench bench-large bench-idle venv clean
 
 venv: $(VENV)/.installed
 
@@ -31,6 +31,12 @@ bench: venv
 
 bench-large: venv
 	$(PY) bench/pipeline.py --leads 100000 --config on:off --config off:off
+
+# Idle polls (issue 10): one worker, one 5-minute beat interval of scheduled polls of 1,000 integrations across
+# 50 owners with nothing new; one JSON line (bench/README.md). BENCH_IDLE_ARGS="--celery" for a real worker.
+BENCH_IDLE_ARGS ?=
+bench-idle: venv
+	$(PY) bench/idle_poll.py --owners 50 --forms 1000 $(BENCH_IDLE_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles test-db.sqlite3

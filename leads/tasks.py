@@ -9,7 +9,7 @@ from leads import people, webhooks
 from connectors.exceptions import LeadSyncError
 from leads.pipeline import reconcile
 from leads.pipeline.locks import SyncBusy
-from leads.pipeline.sync import integration_sync, leads_retry_failed
+from leads.pipeline.sync import integration_recent_scheduled_run, integration_sync, leads_retry_failed
 from leads.models import LeadNotification
 from mappings.models import Integration
 
@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 def sync_integration(self, integration_id, trigger="schedule", days=None):
     """Pull and push one integration. Does nothing for an integration that is gone or not active
     (a manual run also takes a paused one), or while another sync holds it (the next tick picks
-    the work up: the window overlaps). A task the broker gives back because its worker died finds
+    the work up: the window overlaps). A scheduled tick of an integration that a sibling's tick of
+    this interval already pulled does nothing ("done", with that run): the owner's integrations
+    share one sync, so an idle interval costs one LinkedIn call per owner and lead type, not one
+    per integration. A task the broker gives back because its worker died finds
     the lock of its own dead sync: it tries once more when that lease has run out, so the work
     resumes within LEADSYNC_LOCK_TTL_SECONDS instead of waiting for the next tick."""
     states = [Integration.State.ACTIVE] + ([Integration.State.PAUSED] if trigger != "schedule" else [])
@@ -29,6 +32,8 @@ def sync_integration(self, integration_id, trigger="schedule", days=None):
     ).first()
     if integration is None:
         return {"integration": integration_id, "state": "inactive"}
+    if trigger == "schedule" and (done := integration_recent_scheduled_run(integration=integration)):
+        return {"integration": integration_id, "run": done.pk, "state": "done", "error": ""}
     try:
         run = integration_sync(integration=integration, trigger=trigger, days=days)
     except SyncBusy:

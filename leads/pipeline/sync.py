@@ -8,6 +8,7 @@ says why it failed.
 
 import logging
 from contextlib import ExitStack
+from datetime import timedelta
 from functools import partial
 
 from django.utils import timezone
@@ -79,6 +80,22 @@ def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=No
                 runs.update(_owner_sync(owner=owner, integrations=group, windows=windows, locks=locks,
                                         trigger=trigger, progress=progress))
     return [runs[i.pk] for i in integrations if i.pk in runs]
+
+
+def integration_recent_scheduled_run(*, integration: Integration, now=None) -> SyncRun | None:
+    """The succeeded scheduled run of the integration that started less than half its interval ago,
+    if any: a sibling's tick of this beat interval pulled it already (its integrations join every
+    sync of their owner), so its own tick has nothing to add. Half the interval, so that the
+    integration's own previous tick, run late by a busy worker, never makes it skip its next one.
+    Failed runs, and manual, backfill or webhook runs, do not count: they stand for no tick.
+    No query unless `last_sync_at` is that recent."""
+    now = now or timezone.now()
+    since = now - timedelta(minutes=integration.sync_every_minutes) / 2
+    if integration.last_sync_at is None or integration.last_sync_at < since:
+        return None
+    return (SyncRun.objects.filter(integration=integration, trigger=SyncRun.Trigger.SCHEDULE,
+                                   state=SyncRun.State.SUCCEEDED, started_at__gte=since)
+            .order_by("-started_at").first())
 
 
 def _siblings_locked(owner, group, stack, locks, windows) -> list[Integration]:

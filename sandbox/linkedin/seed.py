@@ -112,6 +112,59 @@ def _cast(anchor):
     return members
 
 
+def _scale(anchor, members, *, owners, forms):
+    """`owners` extra owners for Alex (pages and ad accounts, alternating) holding `forms` published
+    forms between them, round robin (seed_data's scale section); returns the forms."""
+    created = anchor - timedelta(days=200)
+    owner_rows = []
+    for i in range(owners):
+        if i % 2 == 0:
+            org, _ = Organization.objects.update_or_create(id=data.SCALE_ORGANIZATION_ID + i, defaults={
+                "name": f"Scale page {i}", "vanity_name": f"scale-page-{i}"})
+            OrganizationRole.objects.get_or_create(
+                member=members[data.ALEX], organization=org, role=OrganizationRole.Role.ADMINISTRATOR,
+                defaults={"state": OrganizationRole.State.APPROVED, "created": anchor - timedelta(days=400)})
+            owner_rows.append(({"organization_id": org.id}, LeadType.COMPANY))
+        else:
+            account, _ = AdAccount.objects.update_or_create(id=data.SCALE_AD_ACCOUNT_ID + i, defaults={
+                "name": f"Scale ads {i}", "organization_id": data.ACME, "status": AdAccount.Status.ACTIVE})
+            AdAccountUser.objects.get_or_create(member=members[data.ALEX], account=account,
+                                                defaults={"role": AdAccountUser.Role.ACCOUNT_MANAGER})
+            owner_rows.append(({"ad_account_id": account.id}, LeadType.SPONSORED))
+    made = []
+    for k in range(forms if owners else 0):
+        owner, lead_type = owner_rows[k % owners]
+        form, _ = LeadForm.objects.update_or_create(id=data.SCALE_FORM_ID + k, defaults={
+            "name": f"Scale form {k}", "organization_id": None, "ad_account_id": None, **owner,
+            "lead_type": lead_type, "state": LeadForm.State.PUBLISHED, "created": created, "last_modified": created})
+        LeadFormVersion.objects.update_or_create(form=form, version=1, defaults={
+            **data.scale_form_version(k), "created": created})
+        made.append(form)
+    return made
+
+
+def _scale_leads(forms, per_form, days, seed, anchor):
+    """`per_form` leads for each scale form, submitted between a day and `days` ago (so a pull of
+    the last hours finds none of them); deterministic like _leads."""
+    existing = set(Lead.objects.filter(form_version__form__in=forms).values_list("id", flat=True))
+    created = 0
+    for form in forms:
+        version = form.versions.get(version=1)
+        for j in range(per_form):
+            rng = random.Random(f"{seed}:scale:{form.id}:{j}")
+            new_id = lead_id(rng)
+            if new_id in existing:
+                continue
+            person = make_person(rng)
+            answers, consents = answers_for(version, person, rng)
+            lead_submit(form, answers=answers, consents=consents, version=version,
+                        submitted_at=anchor - timedelta(seconds=rng.uniform(86400, days * 86400)),
+                        shape=_shape(rng, form.lead_type), submitter=f"urn:li:person:{person.person_id}", rng=rng,
+                        notify=False, lead_id=new_id)
+            created += 1
+    return created
+
+
 def _shape(rng, lead_type):
     if lead_type == LeadType.EVENT:
         return rng.choices([Lead.Shape.VERSIONED, Lead.Shape.SCHEMA, Lead.Shape.LEGACY], [45, 30, 25])[0]
@@ -150,13 +203,16 @@ def _leads(count, days, seed, anchor, unique_people=False):
 
 
 @transaction.atomic
-def seed(*, leads=300, days=120, seed=42, reset_first=False, scopes=LEAD_SYNC_SCOPES, unique_people=False):
+def seed(*, leads=300, days=120, seed=42, reset_first=False, scopes=LEAD_SYNC_SCOPES, unique_people=False,
+         owners=0, forms=0, form_leads=0):
     """Seed (or top up) the sandbox and ensure tokens for Alex Admin; returns a SeedResult.
 
     By default leads are drawn from a pool of about leads/2 people, so people submit more than once and
     share e-mail addresses. With `unique_people` every lead is its own person with e-mail addresses no
     other lead has (lead i's carry i); ids, forms, times and flags stay those of the default. Top-ups
-    should use the mode of the first run, or the two kinds of people mix.
+    should use the mode of the first run, or the two kinds of people mix. With `owners` and `forms`,
+    also that many extra owners and forms for Alex (the idle-poll benchmark's scale), with `form_leads`
+    leads each.
     """
     if reset_first:
         reset()
@@ -167,6 +223,8 @@ def seed(*, leads=300, days=120, seed=42, reset_first=False, scopes=LEAD_SYNC_SC
     anchor = switches.seed_anchor
     members = _cast(anchor)
     created = _leads(leads, days, seed, anchor, unique_people=unique_people)
+    if owners and forms:
+        created += _scale_leads(_scale(anchor, members, owners=owners, forms=forms), form_leads, days, seed, anchor)
     issued = tokens_ensure(member=members[data.ALEX], scopes=list(scopes))
     return SeedResult(
         leads_total=Lead.objects.count(), leads_created=created, tokens=issued.as_response(),

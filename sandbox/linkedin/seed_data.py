@@ -294,3 +294,16 @@ LEAD_WEIGHTS = {
 }
 # The summit form's second version went live this many days before the anchor.
 SUMMIT_V2_DAYS_AGO = 30
+
+
+# --- scale (sandbox_seed --owners N --forms M): many owners and forms for the idle-poll benchmark ------------
+# Owner i (0-based) is a page Alex administers when i is even, an ad account he manages (of Acme) when odd;
+# form k belongs to owner k % N. Ids are clear of the cast above (question ids stay unique: 3072340FFNN).
+SCALE_ORGANIZATION_ID, SCALE_AD_ACCOUNT_ID, SCALE_FORM_ID = 2415000, 507858000, 6090000
+SCALE_FORM_NO = 1000
+
+
+def scale_form_version(k):
+    no = SCALE_FORM_NO + k
+    return _simple(no, f"Scale form {k}", [text_question(q(no, 4), "company", "Company", "COMPANY_NAME")],
+                   consents=DEFAULT_CONSENT, legal_id=322000 + k)

@@ -27,3 +27,72 @@ def test_an_idle_poll_costs_one_linkedin_call_per_owner_and_lead_type_and_no_crm
     assert run.state == "succeeded" and run.new == 0 and run.created == run.updated == 0
     assert len(calls) == len(lead_types) and all("leadFormResponses" in path for path in calls), calls
     assert CrmCall.objects.count() == crm_before, "no CRM call"
+
+
+@pytest.fixture
+def linkedin_calls(monkeypatch):
+    from connectors.linkedin.client import LinkedInClient
+
+    calls, send = [], LinkedInClient._request
+
+    def spy(self, method, path, *args, **kwargs):
+        calls.append(path)
+        return send(self, method, path, *args, **kwargs)
+
+    monkeypatch.setattr(LinkedInClient, "_request", spy)
+    return calls
+
+
+@pytest.fixture
+def two_integrations_of_one_owner(cli, event_integration):
+    from connectors.models import LeadForm
+    from mappings.models import Integration
+
+    other = (LeadForm.objects.filter(owner=event_integration.form.owner, event__isnull=False)
+             .exclude(pk=event_integration.form_id).first())
+    assert cli("enable", other.linkedin_id, "--crm", "crm").code == 0
+    assert cli("sync", "--days", "90").code == 0
+    return event_integration, Integration.objects.get(form=other)
+
+
+def test_a_siblings_tick_in_the_same_interval_costs_no_call(two_integrations_of_one_owner, linkedin_calls):
+    """Issue 10: beat ticks every integration; the first tick of an owner pulls all its integrations
+    with one call per lead type, and the others' ticks of that interval find the work done."""
+    from leads.tasks import sync_integration
+    from sandbox.crm.models import CrmCall
+
+    first, second = two_integrations_of_one_owner
+    crm_before = CrmCall.objects.count()
+
+    pulled = sync_integration.apply(args=[first.pk]).get()
+    assert pulled["state"] == "succeeded"
+    assert len(linkedin_calls) == len(first.lead_types or first.form.receives())
+    del linkedin_calls[:]
+
+    tick = sync_integration.apply(args=[second.pk]).get()
+    assert tick["state"] == "done", tick
+    assert tick["run"] == second.runs.filter(trigger="schedule").latest("started_at").pk
+    assert linkedin_calls == [] and CrmCall.objects.count() == crm_before
+
+
+def test_an_integrations_own_next_tick_still_pulls(two_integrations_of_one_owner, linkedin_calls):
+    """Only a scheduled run less than half the interval old counts: a manual sync stands for no
+    tick, and the integration's own tick of the next interval pulls, even when the previous one ran
+    late."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from leads.models import SyncRun
+    from leads.tasks import sync_integration
+    from mappings.models import Integration
+
+    first, _ = two_integrations_of_one_owner  # both were just synced, manually
+    assert sync_integration.apply(args=[first.pk]).get()["state"] == "succeeded", "a manual run is no tick"
+
+    half = timedelta(minutes=first.sync_every_minutes) / 2 + timedelta(seconds=1)
+    SyncRun.objects.filter(integration=first).update(started_at=timezone.now() - half)
+    Integration.objects.filter(pk=first.pk).update(last_sync_at=timezone.now() - half)
+    del linkedin_calls[:]
+    assert sync_integration.apply(args=[first.pk]).get()["state"] == "succeeded"
+    assert linkedin_calls, "it pulled"

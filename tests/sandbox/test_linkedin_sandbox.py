@@ -856,6 +856,25 @@ def test_seed_command_writes_a_token_file(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["tokens"]["scope"] == "r_marketing_leadgen_automation,r_ads"
 
 
+def test_seed_scale_adds_owners_and_forms_for_alex_round_robin_idempotently(capsys):
+    """The idle-poll benchmark's scale (sandbox_seed --owners --forms --form-leads): pages and ad
+    accounts alternating, forms spread over them, leads at least a day old; a second run adds nothing."""
+    argv = ["sandbox_seed", "--leads", "0", "--days", "30", "--owners", "3", "--forms", "7", "--form-leads", "2",
+            "--json"]
+    call_command(*argv)
+    summary = json.loads(capsys.readouterr().out)
+    forms = LeadForm.objects.filter(id__gte=seed_data.SCALE_FORM_ID).order_by("id")
+    assert [(f.organization_id, f.ad_account_id) for f in forms[:3]] == [
+        (seed_data.SCALE_ORGANIZATION_ID, None), (None, seed_data.SCALE_AD_ACCOUNT_ID + 1),
+        (seed_data.SCALE_ORGANIZATION_ID + 2, None)]
+    assert forms.count() == 7 and summary["leads"]["created"] == 14
+    assert not Lead.objects.filter(submitted_at__gt=timezone.now() - timedelta(days=1)).exists()
+    assert {o["id"]: o["alex_roles"] for o in summary["organizations"]}[seed_data.SCALE_ORGANIZATION_ID] == [
+        "ADMINISTRATOR"]
+    call_command(*argv)
+    assert json.loads(capsys.readouterr().out)["leads"]["created"] == 0
+    assert Lead.objects.count() == 14
+
 # --- pages, control endpoints and the admin ----------------------------------------------------------
 
 

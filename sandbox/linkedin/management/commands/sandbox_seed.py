@@ -1,5 +1,5 @@
 """python manage.py sandbox_seed [--leads N] [--days 120] [--seed 42] [--unique-people] [--reset] [--json]
-[--token-file PATH] [--scopes "r_ads openid …"]"""
+[--token-file PATH] [--scopes "r_ads openid …"] [--owners N --forms M [--form-leads K]]"""
 
 import json
 import re
@@ -28,6 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="Wipe all LinkedIn sandbox data first.")
         parser.add_argument("--scopes", help="Scopes of the printed token, space- or comma-separated (default: every "
                             "lead sync scope). Authorising Alex later with another set revokes it, as on LinkedIn.")
+        parser.add_argument("--owners", type=int, default=0, help="Also this many extra owners for Alex (pages and "
+                            "ad accounts, alternating), for scale tests (default none).")
+        parser.add_argument("--forms", type=int, default=0, help="Published forms spread over the --owners, round "
+                            "robin (default none).")
+        parser.add_argument("--form-leads", type=int, default=0, help="Leads in each of those forms, a day or more "
+                            "old (default none).")
         parser.add_argument("--json", action="store_true", help="Print a JSON document instead of text.")
         parser.add_argument("--token-file", help="Also write {access_token, refresh_token, expires_in, "
                             "refresh_expires_in} as JSON to this path.")
@@ -36,12 +42,18 @@ class Command(BaseCommand):
         if options["leads"] < 0 or options["days"] < 1:
             self.stderr.write("--leads must be >= 0 and --days >= 1")
             raise SystemExit(2)
+        if min(options["owners"], options["forms"], options["form_leads"]) < 0 or (
+                bool(options["owners"]) != bool(options["forms"])) or options["days"] < 2 and options["form_leads"]:
+            self.stderr.write("--owners and --forms go together and must be >= 0, as must --form-leads "
+                              "(which needs --days >= 2)")
+            raise SystemExit(2)
         scopes = tuple(re.split(r"[\s,]+", options["scopes"].strip())) if options["scopes"] else LEAD_SYNC_SCOPES
         unknown = set(scopes) - KNOWN_SCOPES
         if unknown:
             raise CommandError(f"Unknown scopes: {', '.join(sorted(unknown))}")
         result = seed(leads=options["leads"], days=options["days"], seed=options["seed"],
-                      reset_first=options["reset"], scopes=scopes, unique_people=options["unique_people"])
+                      reset_first=options["reset"], scopes=scopes, unique_people=options["unique_people"],
+                      owners=options["owners"], forms=options["forms"], form_leads=options["form_leads"])
         tokens = result.tokens
         if options["token_file"]:
             Path(options["token_file"]).write_text(json.dumps({
