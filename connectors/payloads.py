@@ -52,6 +52,41 @@ def _check_text(text, what, status):
 
 def check_storable(value, *, what: str, status=None, max_depth: int = MAX_DEPTH) -> None:
     """BadPayload unless `value` (parsed JSON) can be stored in a JSON column as it is."""
+    if type(value) in (dict, list):
+        _walk(value, 1, max_depth, what, status)
+    else:
+        _check_any(value, what=what, status=status, max_depth=max_depth)
+
+
+def _walk(item, depth, max_depth, what, status):
+    """check_storable of what json.loads makes (dicts, lists, str, int, float, bool, None), called
+    for every lead of every page: each text is looked at only when it may hold a problem."""
+    if depth > max_depth or (item and depth + 1 > max_depth):
+        raise BadPayload(f"{what}: the JSON is nested deeper than {max_depth} levels", status=status)
+    children = item.values() if type(item) is dict else item
+    if type(item) is dict:
+        for key in item:
+            if type(key) is not str or "\x00" in key or not key.isascii():
+                _check_text(key, what, status)
+    for child in children:
+        kind = type(child)
+        if kind is str:
+            if "\x00" in child or not child.isascii():
+                _check_text(child, what, status)
+        elif kind is dict or kind is list:
+            _walk(child, depth + 1, max_depth, what, status)
+        elif kind is float:
+            if not math.isfinite(child):
+                raise BadPayload(f"{what}: the JSON holds a number that is not finite", status=status)
+        elif kind is int:
+            if child.bit_length() > MAX_INT_BITS:
+                raise BadPayload(f"{what}: the JSON holds a number too long to be written", status=status)
+        elif child is not None and kind is not bool:
+            _check_any(child, what=what, status=status, max_depth=max_depth - depth)
+
+
+def _check_any(value, *, what: str, status=None, max_depth: int = MAX_DEPTH) -> None:
+    """check_storable of any value (subclasses of dict, list, str and the like included)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()

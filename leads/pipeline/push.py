@@ -206,10 +206,11 @@ class Pusher:
         self.objects = {}  # lead pk -> the CRM object of the batch being pushed
         self.refused = {}  # lead pk -> the CRM fields the CRM refused, left out of its object
         self.client = client or crm_client(integration.crm_connection)
-        self.mappings = list(integration.mappings.all())
+        self.rows = list(integration.mappings.all())
+        self.mappings = engine.mapping_rows(self.rows)  # what the engine reads of them, once
         self.catalogue = {f["system_name"]: f for f in crm_field_catalogue(integration.crm_connection)}
         self.form = form_definition(integration.form)
-        custom = sum(1 for m in self.mappings if m.crm_field and self.catalogue.get(m.crm_field, {}).get("is_custom"))
+        custom = sum(1 for m in self.rows if m.crm_field and self.catalogue.get(m.crm_field, {}).get("is_custom"))
         limit = schema.HEAVY_MAX_OBJECTS if custom > schema.HEAVY_CUSTOM_FIELDS else schema.MAX_OBJECTS
         self.batch_size = max(1, min(settings.LEADSYNC_CRM_BATCH_SIZE, limit))
 
@@ -321,13 +322,19 @@ class Pusher:
                 lead.last_error, lead.error_code = message, lead_code
 
     def _known_crm_ids(self, emails) -> dict:
-        """{e-mail: CRM id} from leads already synced to this CRM account."""
+        """{e-mail: CRM id} from leads already synced to this CRM account. Read by the lower-cased
+        e-mail alone (its index: a planner offered the state too may scan every synced lead) and
+        narrowed here."""
         if not emails:
             return {}
-        rows = (Lead.objects.filter(integration__crm_connection=self.integration.crm_connection, state=Lead.State.SYNCED)
-                .exclude(crm_id="").annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
-                .order_by("synced_at").values_list("email_lower", "crm_id"))
-        return dict(rows)
+        on_account = set(Integration.objects.filter(crm_connection=self.integration.crm_connection)
+                         .values_list("pk", flat=True))
+        rows = (Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails).order_by()
+                .values_list("email_lower", "crm_id", "state", "integration_id", "synced_at"))
+        synced = sorted(((synced_at, email, crm_id) for email, crm_id, state, integration_id, synced_at in rows
+                         if state == Lead.State.SYNCED and crm_id and integration_id in on_account),
+                        key=lambda row: (row[0] is not None, row[0]))
+        return {email: crm_id for _, email, crm_id in synced}  # the last synced wins, as before
 
     def _look_up(self, items, known, asked):
         """Ask the CRM which of these leads it has. Leads whose create went unanswered: one read of
