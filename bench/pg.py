@@ -56,9 +56,9 @@ class PrivatePostgres:
     def url(self, name):
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
-    def sql(self, statement):
+    def sql(self, statement, database="postgres"):
         psql = f"{self.bin}/psql" if os.access(f"{self.bin}/psql", os.X_OK) else shutil.which("psql")
-        self._as_pg(psql, "-h", "127.0.0.1", "-p", self.port, "-U", "postgres", "-d", "postgres",
+        self._as_pg(psql, "-h", "127.0.0.1", "-p", self.port, "-U", "postgres", "-d", database,
                     "-v", "ON_ERROR_STOP=1", "-c", statement)
 
     def stop(self):

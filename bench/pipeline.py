@@ -62,7 +62,7 @@ def log(message):
 class Project:
     """One database (a copy of a seeded template) and the environment every command of a run gets."""
 
-    def __init__(self, *, work, database_url, debug):
+    def __init__(self, *, work, database_url, debug, sandbox_url=None):
         from cryptography.fernet import Fernet
 
         self.work, self.port = work, free_port()
@@ -83,6 +83,9 @@ class Project:
             "LEADGEN_CRM_API_URL": f"{self.site}/sandbox/crm/pubapi/v1.2/",
             "BENCH_REQUEST_LOG": str(self.request_log),
         }
+        if sandbox_url:  # the sandbox in a database of its own (bench/split_settings.py)
+            self.env.update({"BENCH_SANDBOX_DATABASE_URL": sandbox_url,
+                             "DJANGO_SETTINGS_MODULE": "bench.split_settings"})
         self.server = None
 
     def manage(self, *argv, env=None):
@@ -141,16 +144,22 @@ class Project:
 
 def template(args, database, n, pg, work):
     """Migrate and seed a template database once per (database, N); returns (url maker, seed document)."""
+    sandbox_path = None
     if database == "sqlite":
         path = work / f"template-{n}.sqlite3"
         url = f"sqlite:///{path}"
+        if not args.shared_sandbox_db:
+            sandbox_path = work / f"template-{n}-sandbox.sqlite3"
     else:
         name = f"template_{n}"
         url = pg.url(name)
         pg.sql(f"CREATE DATABASE {name}")
-    project = Project(work=work, database_url=url, debug=False)
+    project = Project(work=work, database_url=url, debug=False,
+                      sandbox_url=f"sqlite:///{sandbox_path}" if sandbox_path else None)
     started = time.perf_counter()
     project.manage("migrate", "--noinput", "-v0")
+    if sandbox_path:
+        project.manage("migrate", "--noinput", "-v0", "--database", "sandbox")
     migrate_s = time.perf_counter() - started
     started = time.perf_counter()
     people = [] if args.reuse_people else ["--unique-people"]
@@ -161,6 +170,10 @@ def template(args, database, n, pg, work):
     if args.no_short_pages:
         project.shell("from sandbox.linkedin.models import SandboxSettings; "
                       "SandboxSettings.objects.update(short_pages=False); print('{}')")
+    if database == "postgres":
+        # Planner statistics for the seeded sandbox, as a server that has run a while has them
+        # (autovacuum may not have got to them yet; every copy inherits them).
+        pg.sql("ANALYZE", database=name)
     log(f"{database} N={n}: migrate {migrate_s:.1f} s, sandbox_seed {seed_s:.1f} s")
     counter = itertools.count()
 
@@ -169,11 +182,16 @@ def template(args, database, n, pg, work):
         if database == "sqlite":
             target = work / f"run-{n}-{number}.sqlite3"
             shutil.copyfile(path, target)
-            return f"sqlite:///{target}"
+            urls = {"database_url": f"sqlite:///{target}"}
+            if sandbox_path:
+                shutil.copyfile(sandbox_path, work / f"run-{n}-{number}-sandbox.sqlite3")
+                urls["sandbox_url"] = f"sqlite:///{work / f'run-{n}-{number}-sandbox.sqlite3'}"
+            return urls
         pg.sql(f"CREATE DATABASE run_{n}_{number} TEMPLATE template_{n}")
-        return pg.url(f"run_{n}_{number}")
+        return {"database_url": pg.url(f"run_{n}_{number}")}
 
     return copy, seed, {"migrate_s": round(migrate_s, 1), "seed_s": round(seed_s, 1),
+                        "sandbox_database": "own" if sandbox_path else "shared",
                         "unique_people": not args.reuse_people}
 
 
@@ -239,7 +257,7 @@ def rate(count, seconds):
 
 
 def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, profile=False):
-    project = Project(work=work / f"{database}-{n}-{crm_limit}-{debug}", database_url=copy(), debug=debug)
+    project = Project(work=work / f"{database}-{n}-{crm_limit}-{debug}", **copy(), debug=debug)
     project.work.mkdir(parents=True, exist_ok=True)
     try:
         enabled = connect(project, seed, crm_limit)
@@ -312,7 +330,7 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
 
 
 def naive_run(*, n, database, copy, seed, seeding, work, finder_queries, product_line, cap):
-    project = Project(work=work / f"naive-{database}-{n}", database_url=copy(), debug=False)
+    project = Project(work=work / f"naive-{database}-{n}", **copy(), debug=False)
     project.work.mkdir(parents=True, exist_ok=True)
     try:
         project.manage("sandbox_crm_account", "--account-id", CRM_ACCOUNT, "--secret-key", CRM_SECRET,
@@ -362,6 +380,9 @@ def main():
     parser.add_argument("--no-short-pages", action="store_true",
                         help="turn the sandbox's short-pages switch off (on by default: every fifth position of a "
                         "finder page is a filtered-out lead, so pages of 100 hold 80 and calls/minimum is 1.25)")
+    parser.add_argument("--shared-sandbox-db", action="store_true",
+                        help="on SQLite, keep the sandbox's tables in the product's database file (by default they "
+                        "have a file of their own, as LinkedIn's and the CRM's servers have their own databases)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
 

@@ -1,6 +1,12 @@
-"""Settings of the bench's server: the project's own, plus the request log (bench/request_log.py)."""
+"""Settings of the bench's server: the project's own (or bench.split_settings, when the sandbox has
+a database of its own), plus the request log (bench/request_log.py)."""
 
-from leadsync_project.settings import *  # noqa: F401,F403
+import os
+
+if os.environ.get("BENCH_SANDBOX_DATABASE_URL"):
+    from bench.split_settings import *  # noqa: F401,F403
+else:
+    from leadsync_project.settings import *  # noqa: F401,F403
 from leadsync_project.settings import MIDDLEWARE
 
 MIDDLEWARE = ["bench.request_log.RequestLogMiddleware", *MIDDLEWARE]

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from sandbox import db as sandbox_db
 from . import selectors, services
 from .models import HOLD_ANSWER_SECONDS, CrmAccount, CrmFault
 
@@ -336,7 +336,7 @@ def _answer(*, account, body, log, now):
         log["object_count"] = len(params["objects"])
 
     try:
-        with transaction.atomic():
+        with sandbox_db.atomic():
             result, error = handler(account, params, now)
     except RpcError as exc:
         return _error_answer(exc, request_id)

@@ -9,9 +9,10 @@ import re
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.db.models import F
 
+from sandbox import db as sandbox_db
 from .models import CrmAccount, CrmCall, CrmFault, CrmField, CrmLead
 from .standard_fields import (
     CUSTOM_DATA_TYPES,
@@ -75,7 +76,7 @@ def account_provision(
     when no custom field with that label exists, so its systemName never changes on a re-run.
     Returns (account, created).
     """
-    with transaction.atomic():
+    with sandbox_db.atomic():
         account, created = CrmAccount.objects.select_for_update().get_or_create(
             account_id=account_id, defaults={"secret_key": secret_key, "name": name or ""}
         )
@@ -571,7 +572,7 @@ def fault_set(*, account, changes=None, reset=False):
     unknown = sorted(set(changes) - set(FAULT_SWITCHES))
     if unknown:
         raise ValidationError(f"Unknown fault switch(es): {', '.join(unknown)}. Known: {', '.join(FAULT_SWITCHES)}.")
-    with transaction.atomic():
+    with sandbox_db.atomic():
         fault, _ = CrmFault.objects.select_for_update().get_or_create(account=account)
         if reset:
             defaults = CrmFault(account=account)

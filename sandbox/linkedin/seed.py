@@ -9,9 +9,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
+from sandbox import db as sandbox_db
 from . import seed_data as data
 from .generators import answers_for, lead_id, make_person, make_unique_person
 from .models import (
@@ -202,7 +202,7 @@ def _leads(count, days, seed, anchor, unique_people=False):
     return created
 
 
-@transaction.atomic
+@sandbox_db.atomic
 def seed(*, leads=300, days=120, seed=42, reset_first=False, scopes=LEAD_SYNC_SCOPES, unique_people=False,
          owners=0, forms=0, form_leads=0):
     """Seed (or top up) the sandbox and ensure tokens for Alex Admin; returns a SeedResult.

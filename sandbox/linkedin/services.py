@@ -4,9 +4,9 @@ subscriptions. OAuth lives in tokens.py, fault switches in switches.py.
 
 import random
 
-from django.db import transaction
 from django.utils import timezone
 
+from sandbox import db as sandbox_db
 from . import webhooks
 from .generators import answers_for, lead_id as new_lead_id, make_person, tracking_id
 from .models import Lead, LeadNotification, LeadType
@@ -132,7 +132,7 @@ def lead_generate_for_event(event, *, test=False, guest=False, rng=None):
                        lead_type=LeadType.EVENT)
 
 
-@transaction.atomic
+@sandbox_db.atomic
 def notification_create(*, member, webhook, owner, lead_type, versioned_form="", associated_entity=None):
     """Subscribe; an identical subscription is returned instead of duplicated (so re-creating an
     integration is harmless). Returns (subscription, created)."""

@@ -7,10 +7,10 @@ test knows exactly which call fails.
 
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from sandbox import db as sandbox_db
 from .models import AccessToken, BadAnswer, Member, RefreshToken, SandboxSettings
 
 SETTABLE = {
@@ -105,7 +105,7 @@ def _coerce(name, value):
     return value
 
 
-@transaction.atomic
+@sandbox_db.atomic
 def settings_update(*, changes):
     """Apply a dict of changes and one-shot actions; returns {"settings": …, "done": [what happened]}.
 

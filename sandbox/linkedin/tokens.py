@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
+from sandbox import db as sandbox_db
 from .models import AccessToken, AuthorizationCode, Grant, RefreshToken, SandboxSettings, TokenState
 
 ACCESS_LIFETIME = timedelta(days=60)
@@ -121,7 +121,7 @@ def tokens_issue(*, grant, now=None):
     return IssuedTokens(access, refresh, issued_at=now)
 
 
-@transaction.atomic
+@sandbox_db.atomic
 def code_exchange(*, code, redirect_uri, client_id, client_secret):
     check_client(client_id, client_secret)
     now = timezone.now()
@@ -142,7 +142,7 @@ def code_exchange(*, code, redirect_uri, client_id, client_secret):
     return tokens_issue(grant=grant, now=now)
 
 
-@transaction.atomic
+@sandbox_db.atomic
 def token_refresh(*, refresh_token, client_id, client_secret):
     """New access and refresh tokens; the old refresh token is spent. The refresh lifetime keeps
     counting down from the first authorisation."""

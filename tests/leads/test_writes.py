@@ -9,7 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leads.models import Lead
-from leads.pipeline.writes import query_log_clear, rows_update
+from leads.models import LeadAttempt
+from leads.pipeline import writes
+from leads.pipeline.writes import query_log_clear, rows_insert, rows_update
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -33,6 +35,44 @@ def test_rows_update_writes_every_field_of_every_row_and_nothing_else():
         assert lead.email == f"p{n}@example.com", "a field not named is not written"
     assert Lead.objects.get(pk=untouched.pk).state == "pending"
     rows_update([], ["state"])  # nothing to write: no query
+
+
+def test_rows_update_writes_nulls_big_integers_and_many_rows_in_chunks(monkeypatch):
+    """NULLs (which PostgreSQL's VALUES list must be told the type of), a JSON integer beyond 64
+    bits, and more rows than one statement holds."""
+    integration = factories.integration()
+    leads = [factories.lead(integration, email=f"p{n}@example.com") for n in range(7)]
+    for n, lead in enumerate(leads):
+        lead.retry_at = None if n % 2 else timezone.now()
+        lead.last_attempt_at = None
+        lead.field_outcomes = [{"n": 2**70 + n}] if n == 3 else []
+    monkeypatch.setattr(writes, "_chunks", lambda rows, width: (rows[i:i + 2] for i in range(0, len(rows), 2)))
+
+    rows_update(leads, ["retry_at", "last_attempt_at", "field_outcomes"])
+
+    stored = list(Lead.objects.filter(pk__in=[l.pk for l in leads]).order_by("pk"))
+    assert [lead.retry_at is None for lead in stored] == [bool(n % 2) for n in range(7)]
+    assert all(lead.last_attempt_at is None for lead in stored)
+    assert stored[3].field_outcomes == [{"n": 2**70 + 3}] and stored[0].field_outcomes == []
+
+
+def test_rows_insert_fills_defaults_and_timestamps_and_leaves_out_conflicting_rows():
+    integration = factories.integration()
+    known = factories.lead(integration, email="known@example.com")
+    fresh = [Lead(integration=integration, linkedin_id=f"new-{n}", submitted_at=timezone.now(), raw={"id": n},
+                  answers={"answers": {"q": {"value": "ü"}}}) for n in range(3)]
+    clash = Lead(integration=integration, linkedin_id=known.linkedin_id, submitted_at=timezone.now(), raw={})
+
+    rows_insert([*fresh, clash], ignore_conflicts=True)
+
+    stored = Lead.objects.filter(linkedin_id__startswith="new-").order_by("linkedin_id")
+    assert [(lead.raw, lead.state, lead.answers["answers"]["q"]["value"]) for lead in stored] == [
+        ({"id": n}, "pending", "ü") for n in range(3)]
+    assert all(lead.created_at and lead.updated_at for lead in stored)
+    assert Lead.objects.get(linkedin_id=known.linkedin_id).email == "known@example.com", "the known row is kept"
+    lead = stored[0]
+    rows_insert([LeadAttempt(lead=lead, run=None, at=timezone.now(), number=1, outcome="synced", refused_fields=[])])
+    assert LeadAttempt.objects.get(lead=lead).run is None
 
 
 def test_the_query_log_is_cleared_unless_someone_is_reading_it(settings):
