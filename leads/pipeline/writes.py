@@ -66,29 +66,8 @@ def rows_update(objs, fields) -> None:
            + f" WHERE {quote(meta.pk.column)} = %s")
     prepare = [(c.attname, _preparer(c, connection)) for c in columns]
     params = [[to_db(getattr(obj, name)) for name, to_db in prepare] + [obj.pk] for obj in objs]
-    if connection.vendor == "postgresql":
-        # One statement per chunk (UPDATE … FROM VALUES): psycopg's executemany still costs a round
-        # trip per row.
-        fields = [*columns, meta.pk]
-        names = [f"c{i}" for i in range(len(fields))]
-        row = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields) + ")"
-        head = (f"UPDATE {quote(meta.db_table)} AS t SET "
-                + ", ".join(f"{quote(c.column)} = v.{n}" for c, n in zip(columns, names))
-                + " FROM (VALUES ")
-        tail = f") AS v({', '.join(names)}) WHERE t.{quote(meta.pk.column)} = v.{names[-1]}"
-        with connection.cursor() as cursor:
-            for chunk in _chunks(params, len(fields)):
-                cursor.execute(head + ", ".join([row] * len(chunk)) + tail, [p for values in chunk for p in values])
-        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
-
-
-def _chunks(rows, width):
-    """`rows` in chunks whose parameters stay within PostgreSQL's 65,535 per statement."""
-    size = max(1, 60_000 // max(1, width))
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
 
 
 def rows_insert(objs, *, ignore_conflicts=False) -> None:
@@ -114,14 +93,6 @@ def rows_insert(objs, *, ignore_conflicts=False) -> None:
         for c in stamped:
             c.pre_save(obj, add=True)
         params.append([to_db(getattr(obj, name)) for name, to_db in prepare])
-    if connection.vendor == "postgresql":  # one statement per chunk: see rows_update
-        row = "(" + ", ".join(_placeholder(c, connection) for c in columns) + ")"
-        head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c.column) for c in columns)}) VALUES "
-        tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-        with connection.cursor() as cursor:
-            for chunk in _chunks(params, len(columns)):
-                cursor.execute(head + ", ".join([row] * len(chunk)) + tail, [p for values in chunk for p in values])
-        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
