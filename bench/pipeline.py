@@ -309,6 +309,9 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
         "sql_queries": first["sql_queries"],
         "sql_per_1000_leads": round(first["sql_queries"] * 1000 / max(pulled, 1), 1),
         "sql_s": round(first["sql_s"], 2),
+        # CPU of the first sync's command: all threads, and the pull's (main) thread alone.
+        "cpu_s": round(first.get("cpu_s", 0), 2), "main_thread_cpu_s": round(first.get("main_thread_cpu_s", 0), 2),
+        "linkedin_client_s": round(first["http"]["linkedin"][1], 2), "crm_client_s": round(first["http"]["crm"][1], 2),
         "second_sync": {"wall_s": round(second_wall, 2), "pulled": sum(r["pulled"] for r in second_runs),
                         "new": sum(r["new"] for r in second_runs),
                         "created": sum(r["created"] for r in second_runs),

@@ -110,6 +110,7 @@ def main():
 
     stdout, status = io.StringIO(), 0
     command_started = time.perf_counter()
+    cpu_started, main_cpu_started = time.process_time(), time.thread_time()
     try:
         with connection.execute_wrapper(count_sql), redirect_stdout(stdout):
             if profiler:
@@ -123,6 +124,9 @@ def main():
         status = exc.returncode
         print(exc, file=sys.stderr)
     command_s = time.perf_counter() - command_started
+    # CPU of the command: every thread of the process, and the main (pull's) thread alone; the rest of
+    # command_s is waiting (for pages, for a CRM answer, for a lock).
+    cpu_s, main_cpu_s = time.process_time() - cpu_started, time.thread_time() - main_cpu_started
 
     if profiler:
         Path(os.environ["BENCH_PROFILE"]).write_text(profiler.output_text(unicode=True, color=False, show_all=False))
@@ -136,7 +140,7 @@ def main():
 
     document = {
         "status": status, "stdout": stdout.getvalue(), "command_s": command_s,
-        "process_s_before_exit": time.perf_counter() - started,
+        "process_s_before_exit": time.perf_counter() - started, "cpu_s": cpu_s, "main_thread_cpu_s": main_cpu_s,
         "sql_queries": sql["queries"], "sql_s": sql["seconds"], "http": http,
         "sql_top": sorted(([k, v[0], round(v[1], 2)] for k, v in by_statement.items()), key=lambda e: -e[2])[:12],
         "stages": stages if hooked else None, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
