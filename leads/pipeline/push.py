@@ -158,14 +158,11 @@ def _mark_sent(leads, started):
                                                    create_sent_at=started)
 
 
-@dataclass
-class CrmCall:
+class CallNeeded:
     """A call a push step needs made: `function(*args, **kwargs)` (a CrmClient method, or the
     retry policy's sleep); its driver sends back what it returned or throws what it raised."""
 
-    function: object
-    args: tuple
-    kwargs: dict
+    __slots__ = ("function", "args", "kwargs")
 
     def __init__(self, function, *args, **kwargs):
         self.function, self.args, self.kwargs = function, args, kwargs
@@ -219,7 +216,7 @@ class Pusher:
         return calls_run(self.steps(leads))
 
     def steps(self, leads: list[Lead]):
-        """The push of one batch as a generator: it yields each CRM call to make (a CrmCall) and is
+        """The push of one batch as a generator: it yields each CRM call to make (a CallNeeded) and is
         sent its answer, or thrown its error, so that whoever drives it decides where the call runs
         (`calls_run` in place; PendingPush in a thread while the pull goes on). Everything else,
         the database included, runs in the driver's thread. Returns the batch's PushCounts."""
@@ -361,7 +358,7 @@ class Pusher:
                 items = [item for item in items if item not in unanswered]
         if not items:
             return
-        found = yield CrmCall(self.client.get_leads_by_email, {item.address for item in items})
+        found = yield CallNeeded(self.client.get_leads_by_email, {item.address for item in items})
         for item in items:
             asked.add(item.email)
             match = found.get(item.address) or found.get(item.email)
@@ -371,7 +368,7 @@ class Pusher:
 
     def _created_between(self, start, end) -> dict:
         """{e-mail: CRM id} of the leads the CRM created between start and end."""
-        created = yield CrmCall(self.client.get_leads_date_range, start, end, timestamp="create",
+        created = yield CallNeeded(self.client.get_leads_date_range, start, end, timestamp="create",
                                 fields=["id", schema.EMAIL_FIELD])
         return {str(lead.get(schema.EMAIL_FIELD) or "").strip().lower(): str(lead["id"])
                 for lead in created if lead.get("id")}
@@ -398,7 +395,7 @@ class Pusher:
             member.lead.create_sent_at = started
         _mark_sent([member.lead for member in everyone], started)
         try:
-            results = yield CrmCall(self.client.create_leads, [self._merged(item, riders[item]) for item in items])
+            results = yield CallNeeded(self.client.create_leads, [self._merged(item, riders[item]) for item in items])
         except (HostError, ServerError, BadPayload) as exc:
             # The call may have reached the CRM, and its answer did not come (or came garbled).
             if self._heals < MAX_HEALS and (yield from self._find_created(everyone, known, asked, since=started,
@@ -457,7 +454,7 @@ class Pusher:
         the next step (their e-mails count as asked, so they are not looked up one by one). False
         when the CRM cannot be read either: the caller gives up for this run."""
         policy = self.client.retry
-        yield CrmCall(policy.sleep, policy.delay(1, error))
+        yield CallNeeded(policy.sleep, policy.delay(1, error))
         margin = timedelta(seconds=schema.CLOCK_MARGIN_SECONDS)
         try:
             ids = yield from self._created_between(since - margin, timezone.now() + margin)
@@ -476,7 +473,7 @@ class Pusher:
         """updateLeadsV2 by CRM id; a CRM lead that no longer exists (404) makes its lead be created again."""
         for item, crm_id in pairs:
             item.lead.crm_id = crm_id
-        results = yield CrmCall(self.client.update_leads_v2,
+        results = yield CallNeeded(self.client.update_leads_v2,
                                 [{**self.objects[item.lead.pk], "id": crm_id} for item, crm_id in pairs])
         for (item, crm_id), result in zip(pairs, results):
             if result.success or result.error_code == schema.NO_ROWS_AFFECTED_CODE:
