@@ -50,17 +50,21 @@ def _placeholder(field, connection) -> str:
     return "%s"
 
 
+def _table_of(objs):
+    """(model meta, database connection, identifier quoting) for instances of one model."""
+    model = type(objs[0])
+    connection = connections[router.db_for_write(model)]
+    return model._meta, connection, connection.ops.quote_name
+
+
 def rows_update(objs, fields) -> None:
     """Write `fields` of each model instance in `objs` (all of one model) to its row, by pk. Like
     QuerySet.bulk_update: no signals, no auto_now, rows that are gone are skipped."""
     objs = list(objs)
     if not objs:
         return
-    model = type(objs[0])
-    meta = model._meta
-    connection = connections[router.db_for_write(model)]
+    meta, connection, quote = _table_of(objs)
     columns = [meta.get_field(name) for name in fields]
-    quote = connection.ops.quote_name
     sql = (f"UPDATE {quote(meta.db_table)} SET "
            + ", ".join(f"{quote(c.column)} = {_placeholder(c, connection)}" for c in columns)
            + f" WHERE {quote(meta.pk.column)} = %s")
@@ -78,11 +82,8 @@ def rows_insert(objs, *, ignore_conflicts=False) -> None:
     objs = list(objs)
     if not objs:
         return
-    model = type(objs[0])
-    meta = model._meta
-    connection = connections[router.db_for_write(model)]
+    meta, connection, quote = _table_of(objs)
     columns = [f for f in meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
     sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c.column) for c in columns)}) VALUES ("
            + ", ".join(_placeholder(c, connection) for c in columns) + ")"
            + (" ON CONFLICT DO NOTHING" if ignore_conflicts else ""))
