@@ -9,6 +9,7 @@ malformed lead is logged (without its personal data) and skipped: it never stops
 """
 
 import logging
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Callable
 
@@ -216,28 +217,30 @@ def _pull(*, owner, members: list[PullMember], progress=None, after_page=None) -
         by_integration = {m.integration: m for m in takers.values()}
         pages = client.lead_form_responses(owner.urn, lead_type, start_ms=start_ms, end_ms=end_ms,
                                            ahead=settings.LEADSYNC_PULL_PAGES_AHEAD)
-        for page in pages:
-            # Renewed before the page is stored: a sync that lost its lock (taken over, torn
-            # down) stores nothing more.
-            for member in members:
-                member.lock.renew()
-            stored, malformed = leads_store(elements=page, versions=versions, route=route, where=owner)
-            members[0].run.skipped += malformed
-            for integration, counts in stored.items():
-                run = by_integration[integration].run
-                run.pulled += counts.pulled
-                run.new += counts.new
-                run.skipped += counts.skipped
-            read += len(page)
-            with transaction.atomic():  # the runs' counts: one commit, not one per run
+        # Closed however the loop ends: pages read ahead stop being fetched there and then.
+        with closing(pages):
+            for page in pages:
+                # Renewed before the page is stored: a sync that lost its lock (taken over, torn
+                # down) stores nothing more.
                 for member in members:
-                    member.run.progress_done = member.run.pulled
-                    member.run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
-            if progress:
-                progress("pull", read, None)
-            if after_page:
-                after_page(stored)
-            query_log_clear()
+                    member.lock.renew()
+                stored, malformed = leads_store(elements=page, versions=versions, route=route, where=owner)
+                members[0].run.skipped += malformed
+                for integration, counts in stored.items():
+                    run = by_integration[integration].run
+                    run.pulled += counts.pulled
+                    run.new += counts.new
+                    run.skipped += counts.skipped
+                read += len(page)
+                with transaction.atomic():  # the runs' counts: one commit, not one per run
+                    for member in members:
+                        member.run.progress_done = member.run.pulled
+                        member.run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
+                if progress:
+                    progress("pull", read, None)
+                if after_page:
+                    after_page(stored)
+                query_log_clear()
     # The whole window is committed: watermarks may move, but only forward and only when the
     # window joins what was already covered (a backfill of an old window does not skip a gap).
     for member in members:
