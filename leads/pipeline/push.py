@@ -617,7 +617,7 @@ class PendingPush:
         if self.run is not None:
             self.run.progress_total, self.run.progress_done = total, self.done
             self.run.save(update_fields=["progress_total", "progress_done"])
-        while True:
+        while self.done < total:  # (nothing pending: no Pusher, which loads the mapping and catalogue)
             batch = self._next_batch()
             if not batch:
                 break

@@ -96,3 +96,21 @@ def test_an_integrations_own_next_tick_still_pulls(two_integrations_of_one_owner
     del linkedin_calls[:]
     assert sync_integration.apply(args=[first.pk]).get()["state"] == "succeeded"
     assert linkedin_calls, "it pulled"
+
+
+def test_an_idle_poll_loads_no_pusher(cli, event_integration, monkeypatch):
+    """Nothing pending after the pull: the push does not load the mapping and the CRM's field
+    catalogue (Pusher) only to find no lead to send."""
+    from leads.models import SyncRun
+    from leads.pipeline import push
+    from leads.pipeline.sync import integration_sync
+
+    assert cli("sync", "--days", "90").code == 0
+    built = []
+    init = push.Pusher.__init__
+    monkeypatch.setattr(push.Pusher, "__init__", lambda self, *a, **kw: (built.append(1), init(self, *a, **kw))[1])
+
+    run = integration_sync(integration=event_integration, trigger=SyncRun.Trigger.SCHEDULE)
+
+    assert run.state == "succeeded" and run.new == 0
+    assert built == []
