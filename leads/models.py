@@ -18,7 +18,8 @@ class Lead(models.Model):
         DELETED = "deleted", "Deleted"
         SKIPPED = "skipped", "Skipped"
 
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="leads")
+    # No index of its own: lead_integration_state (integration, state) serves every lookup by integration.
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="leads", db_index=False)
     linkedin_id = models.CharField("LinkedIn response ID", max_length=200, unique=True)
     form_version = models.PositiveIntegerField(null=True, blank=True)
     lead_type = models.CharField(max_length=30, blank=True)
@@ -29,7 +30,8 @@ class Lead(models.Model):
     )
     associated_entity_urn = models.CharField("associated entity", max_length=200, blank=True)
     campaign_urn = models.CharField("campaign URN", max_length=200, blank=True)
-    email = models.CharField(max_length=254, blank=True, db_index=True, help_text="The lead's e-mail, for search.")
+    # Looked up lower-cased (lead_email_lower); the admin's search is a substring match no index serves.
+    email = models.CharField(max_length=254, blank=True, help_text="The lead's e-mail, for search.")
     raw = models.JSONField(help_text="The lead exactly as LinkedIn sent it.")
     answers = models.JSONField(default=dict, help_text="The normalised answers, hidden fields and consents.")
     field_outcomes = models.JSONField(default=list, blank=True, help_text="What happened to each mapped field.")
