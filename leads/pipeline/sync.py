@@ -145,17 +145,13 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
                 except LeadSyncError as exc:
                     _fail_all(members, str(exc))
             for member in members:
-                pending = pushes[member.integration.pk]
                 if member.run.state != SyncRun.State.RUNNING:
-                    pending.close()
-                    continue
+                    continue  # (a batch it still has in flight is recorded by its close, above)
                 try:
                     member.lock.renew()
-                    pending.push()
+                    pushes[member.integration.pk].push()
                 except LeadSyncError as exc:  # this integration's CRM: the others go on
                     run_fail(member.run, str(exc))
-                finally:
-                    pending.close()
     except Exception:
         logger.exception("sync of %s crashed", owner)
         raise
