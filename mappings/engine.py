@@ -630,14 +630,19 @@ def _fit_type(crm_field: str, value: str, kind: str) -> str:
 def _check(crm_field: str, value: str, info: CrmFieldInfo | None) -> tuple[str, str, str]:
     """Fit a rendered value to its CRM field: (status, message, value); raises _FieldError when it can't fit."""
     allowed = schema.LEAD_STATUSES if crm_field == schema.LEAD_STATUS_FIELD else (info or {}).get("options")
+    limit = (info or {}).get("max_length") or schema.max_length(crm_field)
+    return _fit_field(crm_field, value, allowed, _data_type(crm_field, info), limit)
+
+
+def _fit_field(crm_field: str, value: str, allowed, data_type: str, limit) -> tuple[str, str, str]:
+    """_check with the field's options, type and length already read from the catalogue."""
     if allowed:
         matched = _match_option(value, allowed)
         if matched is None:
             shown = ", ".join(list(allowed)[:10]) + (", …" if len(allowed) > 10 else "")
             raise _FieldError(f"{value!r} is not an option of {crm_field} ({shown})")
         value = matched
-    value = _fit_type(crm_field, value, _data_type(crm_field, info))
-    limit = (info or {}).get("max_length") or schema.max_length(crm_field)
+    value = _fit_type(crm_field, value, data_type)
     if limit and len(value) > int(limit):
         if crm_field == schema.EMAIL_FIELD:
             # A cut-down address is someone else's address, and the CRM dedupes on it.
@@ -646,51 +651,125 @@ def _check(crm_field: str, value: str, info: CrmFieldInfo | None) -> tuple[str, 
     return "ok", "", value
 
 
-ROW_KEYS = ("source_kind", "source_key", "crm_field", "enabled", "transform", "transform_option")
+def _source_getter(kind: str, key: str, form: FormDefinition | None) -> Callable[[NormalizedLead], Any]:
+    """The function reading a row's source value from a lead (`_source_value` with kind and key fixed)."""
+    if kind == "question":
+        return lambda lead: ((lead.get("answers") or {}).get(key) or {}).get("value")
+    if kind == "hidden":
+        return lambda lead: (lead.get("hidden_fields") or {}).get(key)
+    if kind == "consent":
+        return lambda lead: ((lead.get("consents") or {}).get(key) or {}).get("accepted")
+    return lambda lead: _source_value(lead, kind, key, form)  # metadata, and an unknown kind's error
 
 
-def mapping_rows(mappings: Iterable[Any]) -> list[dict]:
-    """Mapping rows (model instances or dicts) as plain dicts of what apply_mapping reads: a pusher
-    mapping thousands of leads with the same rows reads them once."""
-    return [{key: _get(row, key) for key in ROW_KEYS if _get(row, key) is not None} for row in mappings]
+class _Row:
+    """One mapping row with everything about it that does not depend on the lead worked out once:
+    its outcome when that is the same for every lead (disabled, no CRM field, a transform that
+    cannot run), else its source reader, transform, and the CRM field's options, type and length."""
+
+    __slots__ = ("kind", "key", "crm_field", "fixed", "source", "transform", "run", "option", "constant",
+                 "boolean", "allowed", "data_type", "limit", "late")
+
+    def __init__(self, row: Any, catalogue: Mapping[str, CrmFieldInfo], form: FormDefinition | None):
+        self.kind, self.key = _get(row, "source_kind"), str(_get(row, "source_key"))
+        self.crm_field = crm_field = _get(row, "crm_field") or ""
+        self.fixed = None  # (status, message) when every lead gets it
+        self.late = None   # a field error of the CRM field's, raised once a lead's value reaches it
+        try:
+            self._compile(row, crm_field, catalogue, form)
+        except (_FieldError, TypeError) as exc:  # (apply_mapping's row error, as _map_row raised it)
+            self.fixed = ("error", str(exc))
+
+    def _compile(self, row, crm_field, catalogue, form):
+        if not crm_field or not _get(row, "enabled", True):
+            self.fixed = ("unmapped", "mapping disabled" if crm_field else "no CRM field")
+            return
+        self.transform = transform = _get(row, "transform") or "none"
+        if transform not in TRANSFORMS:
+            self.fixed = ("error", f"unknown transform {transform!r}")
+            return
+        try:
+            self.option = _read_option(transform, _get(row, "transform_option") or "", strict=False)
+        except ValueError as exc:  # stored past the editors' checks (e.g. in the database by hand)
+            self.fixed = ("error", f"transform {transform!r}: {exc}")
+            return
+        self.run = TRANSFORMS[transform][1]
+        self.constant = transform == CONSTANT  # sent whatever the lead says, even nothing
+        self.source = _source_getter(self.kind, self.key, form)
+        self.boolean, self.allowed, self.data_type, self.limit = ("true", "false"), None, "", None
+        try:  # what the catalogue says of the CRM field; its errors are the row's for a lead with a value
+            info = catalogue.get(crm_field)
+            self.boolean = ("1", "0") if _is_boolean(info) else ("true", "false")
+            self.allowed = schema.LEAD_STATUSES if crm_field == schema.LEAD_STATUS_FIELD else (info or {}).get("options")
+            self.data_type = _data_type(crm_field, info)
+            self.limit = (info or {}).get("max_length") or schema.max_length(crm_field)
+        except (_FieldError, TypeError) as exc:
+            self.late = exc
+
+    def map(self, lead: NormalizedLead) -> tuple[str, str, str | None]:
+        """(status, message, value to send or None); raises _FieldError or TypeError for a field error."""
+        value = None
+        if not self.constant:
+            value = self.source(lead)
+            if value is None or value == "" or value == []:
+                return "empty", "no value", None
+        try:
+            value = self.run(value, self.option)
+        except _FieldError:
+            raise
+        except Exception as exc:  # an admin-picked transform on member data must not abort the lead
+            raise _FieldError(f"transform {self.transform!r} failed: {exc}") from exc
+        if self.late is not None:
+            raise self.late
+        text = "" if value is None else _render(value, boolean=self.boolean)
+        if text == "":
+            return "empty", f"no value after transform {self.transform!r}", None
+        return _fit_field(self.crm_field, text, self.allowed, self.data_type, self.limit)
 
 
-def _map_row(
-    lead: NormalizedLead,
-    row: Any,
-    kind: str,
-    key: str,
-    crm_field: str,
-    catalogue: Mapping[str, CrmFieldInfo],
-    form: FormDefinition | None,
-) -> tuple[str, str, str | None]:
-    """(status, message, value to send or None); raises _FieldError or TypeError for a field error."""
-    if not crm_field or not _get(row, "enabled", True):
-        return "unmapped", "mapping disabled" if crm_field else "no CRM field", None
-    transform = _get(row, "transform") or "none"
-    if transform not in TRANSFORMS:
-        raise _FieldError(f"unknown transform {transform!r}")
-    try:
-        option = _read_option(transform, _get(row, "transform_option") or "", strict=False)
-    except ValueError as exc:  # stored past the editors' checks (e.g. in the database by hand)
-        raise _FieldError(f"transform {transform!r}: {exc}") from None
-    value = None
-    if transform != CONSTANT:  # a constant is sent whatever the lead says, even nothing
-        value = _source_value(lead, kind, key, form)
-        if value is None or value == "" or value == []:
-            return "empty", "no value", None
-    try:
-        value = TRANSFORMS[transform][1](value, option)
-    except _FieldError:
-        raise
-    except Exception as exc:  # an admin-picked transform on member data must not abort the lead
-        raise _FieldError(f"transform {transform!r} failed: {exc}") from exc
-    info = catalogue.get(crm_field)
-    boolean = ("1", "0") if _is_boolean(info) else ("true", "false")
-    text = "" if value is None else _render(value, boolean=boolean)
-    if text == "":
-        return "empty", f"no value after transform {transform!r}", None
-    return _check(crm_field, text, info)
+
+class CompiledMapping:
+    """A mapping ready to apply to many leads: `compile_mapping(...).apply(lead)` is
+    `apply_mapping(lead, ...)`, with what the rows and the catalogue say worked out once."""
+
+    def __init__(self, mappings: Iterable[Any], crm_fields=None, *, form: FormDefinition | None = None):
+        catalogue = _catalogue(crm_fields)
+        self.rows = [_Row(row, catalogue, form) for row in mappings]
+
+    def apply(self, lead: NormalizedLead) -> MappedLead:
+        """Build the CRM lead object; every row gets exactly one outcome, in row order (see apply_mapping)."""
+        crm_object: dict[str, str] = {}
+        set_by: dict[str, str] = {}
+        outcomes = []
+        for row in self.rows:
+            kind, key, crm_field = row.kind, row.key, row.crm_field
+            if row.fixed is not None:
+                status, message = row.fixed
+                outcomes.append({"source_kind": kind, "source_key": key, "crm_field": crm_field,
+                                 "status": status, "message": _short(message)})
+                continue
+            try:
+                status, message, text = row.map(lead)
+                if text is not None and crm_field in set_by:
+                    status, message, text = "error", f"crm field already set by {set_by[crm_field]}", None
+            except (_FieldError, TypeError) as exc:
+                status, message, text = "error", str(exc), None
+            except RecursionError:  # a value nested deeper than Python follows (only from outside a parser)
+                status, message, text = "error", "the value is nested too deeply to send to the CRM", None
+            if text is not None:
+                crm_object[crm_field] = text
+                set_by[crm_field] = f"{kind}:{key}"
+            outcomes.append({"source_kind": kind, "source_key": key, "crm_field": crm_field,
+                             "status": status, "message": _short(message)})
+        lead_error = None
+        if schema.EMAIL_FIELD not in crm_object:
+            lead_error = f"no {schema.EMAIL_FIELD} after mapping: it is the only field the CRM requires"
+        return MappedLead(crm_object=crm_object, outcomes=outcomes, lead_error=lead_error)
+
+
+def compile_mapping(mappings: Iterable[Any], crm_fields=None, *, form: FormDefinition | None = None) -> CompiledMapping:
+    """`mappings` (model instances or dicts) with the CRM's field catalogue, ready for many leads."""
+    return CompiledMapping(mappings, crm_fields, form=form)
 
 
 def apply_mapping(
@@ -706,27 +785,6 @@ def apply_mapping(
     empty strings (they would clear what the CRM already has), nothing the CRM would reject. When two rows
     target the same CRM field the first that has a value wins, so a later row can act as a fallback.
     ``form`` supplies the form name for the ``form_name`` metadata key (else ``lead["form_name"]``).
+    Many leads with one mapping: compile_mapping once, then apply it to each.
     """
-    catalogue = _catalogue(crm_fields)
-    crm_object: dict[str, str] = {}
-    set_by: dict[str, str] = {}
-    outcomes = []
-    for row in mappings:
-        kind, key = _get(row, "source_kind"), str(_get(row, "source_key"))
-        crm_field = _get(row, "crm_field") or ""
-        try:
-            status, message, text = _map_row(lead, row, kind, key, crm_field, catalogue, form)
-            if text is not None and crm_field in set_by:
-                status, message, text = "error", f"crm field already set by {set_by[crm_field]}", None
-        except (_FieldError, TypeError) as exc:
-            status, message, text = "error", str(exc), None
-        if text is not None:
-            crm_object[crm_field] = text
-            set_by[crm_field] = f"{kind}:{key}"
-        outcomes.append({"source_kind": kind, "source_key": key, "crm_field": crm_field,
-                         "status": status, "message": _short(message)})
-
-    lead_error = None
-    if schema.EMAIL_FIELD not in crm_object:
-        lead_error = f"no {schema.EMAIL_FIELD} after mapping: it is the only field the CRM requires"
-    return MappedLead(crm_object=crm_object, outcomes=outcomes, lead_error=lead_error)
+    return compile_mapping(mappings, crm_fields, form=form).apply(lead)

@@ -25,7 +25,7 @@ from connectors.models import LeadForm
 from connectors.tokens import connection_mark_needs_reauth, linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
 from leads.pipeline.locks import IntegrationLock
-from leads.pipeline.writes import query_log_clear, rows_insert
+from leads.pipeline.writes import new_row, query_log_clear, rows_insert
 from mappings.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -87,22 +87,22 @@ def _lead_row(integration: Integration, element: dict, normalized: dict) -> Lead
     state = Lead.State.PENDING
     if normalized.get("test_lead") and not integration.include_test_leads:
         state = Lead.State.SKIPPED
-    return Lead(
-        integration=integration,
-        linkedin_id=normalized["id"],
-        form_version=_version(normalized.get("form_version")),
-        lead_type=_fit(normalized.get("lead_type"), "lead_type"),
-        submitted_at=from_epoch_ms(normalized["submitted_at"]),
-        test_lead=bool(normalized.get("test_lead")),
-        submitter_urn=_fit(normalized.get("submitter_urn"), "submitter_urn") or None,
-        associated_entity_urn=_fit(entity.get("urn"), "associated_entity_urn"),
-        campaign_urn=_fit(normalized.get("campaign_urn"), "campaign_urn"),
-        email=_email_of(normalized),
-        raw=element,
-        answers=normalized,
-        state=state,
-        last_error="test lead: not pushed" if state == Lead.State.SKIPPED else "",
-    )
+    return new_row(Lead, {
+        "integration_id": integration.pk,
+        "linkedin_id": normalized["id"],
+        "form_version": _version(normalized.get("form_version")),
+        "lead_type": _fit(normalized.get("lead_type"), "lead_type"),
+        "submitted_at": from_epoch_ms(normalized["submitted_at"]),
+        "test_lead": bool(normalized.get("test_lead")),
+        "submitter_urn": _fit(normalized.get("submitter_urn"), "submitter_urn") or None,
+        "associated_entity_urn": _fit(entity.get("urn"), "associated_entity_urn"),
+        "campaign_urn": _fit(normalized.get("campaign_urn"), "campaign_urn"),
+        "email": _email_of(normalized),
+        "raw": element,
+        "answers": normalized,
+        "state": state,
+        "last_error": "test lead: not pushed" if state == Lead.State.SKIPPED else "",
+    })
 
 
 def _commit(integration: Integration, pairs) -> dict:

@@ -44,7 +44,7 @@ from connectors.crm_connections import crm_field_catalogue
 from connectors.exceptions import ApiError, BadPayload, HostError, ServerError
 from leads.models import Lead, LeadAttempt, SyncRun
 from leads.pipeline.locks import LockLost
-from leads.pipeline.writes import query_log_clear, rows_insert, rows_update
+from leads.pipeline.writes import new_row, query_log_clear, rows_insert, rows_update
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
@@ -204,9 +204,9 @@ class Pusher:
         self.refused = {}  # lead pk -> the CRM fields the CRM refused, left out of its object
         self.client = client or crm_client(integration.crm_connection)
         self.rows = list(integration.mappings.all())
-        self.mappings = engine.mapping_rows(self.rows)  # what the engine reads of them, once
         self.catalogue = {f["system_name"]: f for f in crm_field_catalogue(integration.crm_connection)}
-        self.form = form_definition(integration.form)
+        # What the rows and the catalogue say, worked out once for every lead this pusher maps.
+        self.mapping = engine.compile_mapping(self.rows, self.catalogue, form=form_definition(integration.form))
         custom = sum(1 for m in self.rows if m.crm_field and self.catalogue.get(m.crm_field, {}).get("is_custom"))
         limit = schema.HEAVY_MAX_OBJECTS if custom > schema.HEAVY_CUSTOM_FIELDS else schema.MAX_OBJECTS
         self.batch_size = max(1, min(settings.LEADSYNC_CRM_BATCH_SIZE, limit))
@@ -229,7 +229,7 @@ class Pusher:
             lead.last_attempt_at = now
             lead.retry_at, lead.error_code = None, ""
             try:
-                mapped = engine.apply_mapping(lead.answers, self.mappings, self.catalogue, form=self.form)
+                mapped = self.mapping.apply(lead.answers)
             except Exception as exc:  # noqa: BLE001 - one unreadable lead never stops the batch (LGF-110)
                 self._fail(lead, f"The lead could not be mapped ({type(exc).__name__}); fix its data or the mapping "
                                  "and retry it.", counts, code=MAPPING)
@@ -298,9 +298,11 @@ class Pusher:
             outcome, message = LeadAttempt.Outcome.RETRY, lead.last_error
         else:
             outcome, message = LeadAttempt.Outcome.INTERRUPTED, lead.last_error
-        return LeadAttempt(lead=lead, run=self.run, at=lead.last_attempt_at or timezone.now(), number=lead.attempts,
-                           outcome=outcome, error_code="" if lead.state == Lead.State.SYNCED else lead.error_code,
-                           message=message, refused_fields=refused, crm_id=lead.crm_id)
+        return new_row(LeadAttempt, {
+            "lead_id": lead.pk, "run_id": self.run.pk if self.run is not None else None,
+            "at": lead.last_attempt_at or timezone.now(), "number": lead.attempts, "outcome": outcome,
+            "error_code": "" if lead.state == Lead.State.SYNCED else lead.error_code, "message": message,
+            "refused_fields": refused, "crm_id": lead.crm_id})
 
     def _interrupted(self, leads, exc):
         """Leads left pending by an error that ended the push: why, and when they are tried again."""
