@@ -79,3 +79,22 @@ def test_the_run_and_integration_pages_carry_their_live_bar(admin_client):
     page = admin_client.get(reverse("admin:mappings_integration_change", args=[run.integration_id])).content.decode()
     assert 'id="integration-progress"' in page and reverse("admin:mappings_integration_progress",
                                                            args=[run.integration_id]) in page
+
+
+def test_discovery_progress_is_read_back_from_the_connections_status(admin_client):
+    from connectors.discovery import discovery_progress
+
+    connection = factories.linkedin_connection(discovery_status="running: organizations 1/4")
+    url = reverse("admin:connectors_leadform_discovery_progress", args=[connection.pk])
+    data = admin_client.get(url).json()
+    assert (data["state"], data["stage"], data["done"], data["total"], data["percent"]) == \
+        ("running", "organizations", 1, 4, 25)
+    assert "token" not in json.dumps(data).lower()
+    connection.discovery_status = "running: ad accounts 0"
+    assert discovery_progress(connection=connection)["percent"] is None
+    connection.discovery_status = "found 1 organizations, 0 ad accounts, 1 events, 2 forms"
+    assert discovery_progress(connection=connection)["percent"] == 100
+    connection.discovery_status = "failed: LinkedIn said no"
+    assert discovery_progress(connection=connection)["state"] == "failed"
+    page = admin_client.get(reverse("admin:connectors_leadform_discovery")).content.decode()
+    assert url in page and "leadsync/progress.js" in page

@@ -1,5 +1,5 @@
 /* LeadSync's live progress bars: every element with data-progress-url polls that small JSON view
-   (the admin's progress.json of a run or of an integration's latest run) and shows what it says,
+   (the admin's progress.json of a run, of an integration's latest run, or of a connection's discovery) and shows what it says,
    without reloading the page. No library, no CDN: the admin works offline.
    A run's bar stops polling once its run has finished; an integration's (data-follow) goes on, so a
    run started later shows up too. */
@@ -26,6 +26,10 @@
     } else {
       bar.value = data.percent;
       percent.textContent = data.percent + " %";
+    }
+    if (data.text !== undefined) {  // a discovery: its status says it all
+      text.textContent = data.text;
+      return;
     }
     text.textContent = data.stage + ": " + data.done + (data.total === null ? "" : "/" + data.total) +
       " leads (" + data.created + " created, " + data.updated + " updated, " + data.failed + " failed)";
