@@ -23,7 +23,16 @@ def screenshot(page, name: str, *, scroll_to=None, full_page=False):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.set_viewport_size(VIEWPORT)
+    # The admin's navigation sidebar folded for the shot (the page gets its width), unfolded after.
+    toggle = page.locator("#toggle-nav-sidebar")
+    folded = toggle.count() and page.locator("#nav-sidebar").is_visible()
+    if folded:
+        toggle.click()
     if scroll_to:
         page.locator(scroll_to).first.evaluate("element => element.scrollIntoView({block: 'start'})")
+    else:
+        page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=path, full_page=full_page)
+    if folded:
+        toggle.click()
     return path
