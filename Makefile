@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test soak bench bench-large bench-idle venv clean
+.PHONY: demo test soak screenshots bench bench-large bench-idle venv clean
 
 venv: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ soak: venv
 
 demo: venv
 	bash scripts/demo.sh
+
+# The README's screenshots (docs/screenshots/), taken afresh by the browser tests (LEADSYNC_SCREENSHOTS=1).
+screenshots: venv
+	bash scripts/screenshots.sh
 
 # One JSON line per run (bench/README.md): N=10,000 on SQLite and PostgreSQL, CRM limit on and off, DEBUG on
 # and off, and the naive baseline (its rate over its first 200 leads), full finder pages (the sandbox's short

@@ -2,6 +2,7 @@
 organizations and ad accounts, events, and every lead form with all its versions' fields."""
 
 import logging
+import re
 
 from django.utils import timezone
 
@@ -192,10 +193,37 @@ def linkedin_discover(*, connection: LinkedInConnection, progress=None) -> dict:
     }
 
 
+RUNNING, FAILED = "running: ", "failed: "
+_RUNNING_COUNTS = re.compile(r"^(?P<stage>.*) (?P<done>\d+)(?:/(?P<total>\d+))?$")
+
+
+def discovery_progress(*, connection: LinkedInConnection) -> dict:
+    """The connection's discovery as the admin's live bar shows it, read back from the status that
+    discovery_run writes (below): state running / failed / finished / none, the stage and its
+    counts (`percent` None while no total is known)."""
+    status = connection.discovery_status or ""
+    progress = {"run": connection.pk, "state": "none", "stage": "", "done": None, "total": None, "percent": None,
+                "finished": True, "text": status or "not run yet"}
+    if status.startswith(RUNNING):
+        progress.update(state="running", finished=False)
+        match = _RUNNING_COUNTS.match(status[len(RUNNING):])
+        if match:
+            done, total = int(match["done"]), int(match["total"]) if match["total"] else None
+            progress.update(stage=match["stage"], done=done, total=total)
+            if total:
+                progress["percent"] = min(100, int(done * 100 / total))
+    elif status.startswith(FAILED):
+        progress.update(state="failed")
+    elif status:
+        progress.update(state="succeeded", percent=100)
+    return progress
+
+
 def discovery_run(*, connection: LinkedInConnection, progress=None) -> dict:
-    """linkedin_discover with its progress and outcome kept on the connection, for the admin."""
+    """linkedin_discover with its progress and outcome kept on the connection, for the admin
+    (discovery_progress reads it back)."""
     def report(stage, done, total):
-        status = f"running: {stage} {done}" + (f"/{total}" if total is not None else "")
+        status = f"{RUNNING}{stage} {done}" + (f"/{total}" if total is not None else "")
         LinkedInConnection.objects.filter(pk=connection.pk).update(discovery_status=status[:255])
         if progress:
             progress(stage, done, total)
@@ -203,7 +231,7 @@ def discovery_run(*, connection: LinkedInConnection, progress=None) -> dict:
     try:
         summary = linkedin_discover(connection=connection, progress=report)
     except (ApiError, NeedsReauthorization) as exc:
-        LinkedInConnection.objects.filter(pk=connection.pk).update(discovery_status=f"failed: {exc}"[:255])
+        LinkedInConnection.objects.filter(pk=connection.pk).update(discovery_status=f"{FAILED}{exc}"[:255])
         raise
     outcome = (f"found {summary['organizations']} organizations, {summary['ad_accounts']} ad accounts, "
                f"{summary['events']} events, {summary['forms']} forms")

@@ -108,3 +108,28 @@ def lead_forms_with_lead_counts():
             .annotate(lead_count=Count("integrations__leads"),
                       last_submitted_at=Max("integrations__leads__submitted_at"))
             .order_by("name", "pk"))
+
+
+def run_progress(run) -> dict:
+    """A run's progress as the admin's bars poll it: counts and states only, never a lead's data.
+    `percent` is None while the total is not known yet (the pull reads pages until LinkedIn has no
+    more); a run that succeeded is at 100."""
+    from leads.models import SyncRun
+
+    finished = run.state in (SyncRun.State.SUCCEEDED, SyncRun.State.FAILED)
+    total, done = run.progress_total, run.progress_done
+    if run.state == SyncRun.State.SUCCEEDED:
+        percent = 100
+    elif total is None:
+        percent = None
+    else:
+        percent = 100 if total == 0 else min(100, int(done * 100 / total))
+    if run.state == SyncRun.State.QUEUED:
+        stage = "waiting for a worker"
+    elif finished:
+        stage = run.get_state_display().lower()
+    else:
+        stage = "reading leads from LinkedIn" if total is None else "pushing leads to the CRM"
+    return {"run": run.pk, "state": run.state, "stage": stage, "done": done, "total": total, "percent": percent,
+            "finished": finished, "pulled": run.pulled, "created": run.created, "updated": run.updated,
+            "failed": run.failed}

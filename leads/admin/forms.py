@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,6 +21,7 @@ from django.utils.html import format_html
 from connectors import tasks as connector_tasks
 from connectors.admin import LeadFormAdmin as ConnectorsLeadFormAdmin
 from connectors.admin import fields_table
+from connectors.discovery import discovery_progress
 from connectors.exceptions import LeadSyncError
 from connectors.models import CrmConnection, LeadForm, LinkedInConnection, LinkedInEvent, LinkedInOwner
 from leads.admin.common import queue_after_commit
@@ -105,6 +107,8 @@ class LeadFormAdmin(ConnectorsLeadFormAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path("discovery/", self.admin_site.admin_view(self.discovery_view), name="%s_%s_discovery" % info),
+            path("discovery/<int:pk>/progress.json", self.admin_site.admin_view(self.discovery_progress_view),
+                 name="%s_%s_discovery_progress" % info),
             path("<int:pk>/enable/", self.admin_site.admin_view(self.enable_view), name="%s_%s_enable" % info),
         ] + super().get_urls()
 
@@ -175,6 +179,14 @@ class LeadFormAdmin(ConnectorsLeadFormAdmin):
         }
         return TemplateResponse(request, "admin/leads/leadform/enable.html", context)
 
+    def discovery_progress_view(self, request, pk):
+        """One connection's discovery as its live bar on the discovery page polls it: whoever may
+        see that page may, one query, the connection's status only (never its tokens)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        connection = get_object_or_404(LinkedInConnection.objects.only("id", "discovery_status"), pk=pk)
+        return JsonResponse(discovery_progress(connection=connection))
+
     def discovery_view(self, request):
         """Everything discovery found, organization by organization, each form with its next step;
         and "Discover now" (on a worker; its progress shows on the connection)."""
@@ -186,7 +198,7 @@ class LeadFormAdmin(ConnectorsLeadFormAdmin):
             ids = list(LinkedInConnection.objects.filter(status=LinkedInConnection.Status.ACTIVE)
                        .values_list("pk", flat=True))
             queue_after_commit(self, request, [lambda pk=pk: connector_tasks.discover.delay(pk) for pk in ids],
-                               f"Discovery queued for {len(ids)} connection(s); refresh this page to see it progress.")
+                               f"Discovery queued for {len(ids)} connection(s); its progress shows below as it goes.")
             return redirect("admin:connectors_leadform_discovery")
         forms_ = Prefetch("forms", queryset=LeadForm.objects.select_related("event").prefetch_related("integrations")
                           .order_by("name"))
@@ -197,7 +209,10 @@ class LeadFormAdmin(ConnectorsLeadFormAdmin):
                           .order_by("kind", "name"))
             for owner in owners:
                 owner.form_rows = [{"form": f, "step": _next_step(f)} for f in owner.forms.all()]
-            connections.append({"connection": connection, "owners": owners})
+            connections.append({"connection": connection, "owners": owners,
+                                "progress": discovery_progress(connection=connection),
+                                "progress_url": reverse("admin:connectors_leadform_discovery_progress",
+                                                        args=[connection.pk])})
         context = {**self.admin_site.each_context(request), "opts": self.opts, "title": "What discovery found",
                    "connections": connections,
                    "can_discover": request.user.has_perm("connectors.change_linkedinconnection")}

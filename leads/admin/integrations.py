@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -22,6 +22,9 @@ from connectors.models import LeadForm
 from leads import tasks
 from leads.admin.common import queue_after_commit
 from leads.admin.mappings import FieldMappingInline, is_preview, mapping_preview, newest_lead
+from leads.admin.runs import PROGRESS_FIELDS, progress_json
+from leads.models import SyncRun
+from leads.selectors import run_progress
 from leads.integrations import (
     MAX_SYNC_MINUTES,
     integration_pause,
@@ -222,6 +225,8 @@ class IntegrationAdmin(admin.ModelAdmin):
             context.update(
                 mapping_review=review_summary(integration),
                 can_import_mapping=self._can_import_mapping(request),
+                run_progress=self._latest_run_progress(integration.pk),
+                progress_url=reverse("admin:mappings_integration_progress", args=[integration.pk]),
             )
         return super().change_view(request, object_id, form_url, context)
 
@@ -259,6 +264,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/backfill/", view(self.backfill_view), name="%s_%s_backfill" % info),
+            path("<int:pk>/progress.json", view(self.progress_view), name="%s_%s_progress" % info),
             path("<int:pk>/pause/", view(self.pause_view), name="%s_%s_pause" % info),
             path("<int:pk>/resume/", view(self.resume_view), name="%s_%s_resume" % info),
             path("<int:pk>/mapping-reviewed/", view(self.mapping_reviewed_view), name="%s_%s_mapping_reviewed" % info),
@@ -284,6 +290,23 @@ class IntegrationAdmin(admin.ModelAdmin):
         opts = FieldMapping._meta
         return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
 
+    @staticmethod
+    def _latest_run_progress(pk) -> dict:
+        """The integration's newest run as its bar shows it (one query), or "no run yet"."""
+        run = SyncRun.objects.filter(integration_id=pk).only(*PROGRESS_FIELDS).order_by("-created_at", "-pk").first()
+        if run is None:
+            return {"run": None, "state": "none", "stage": "no run yet", "finished": True, "percent": None}
+        return {**run_progress(run), "run_url": reverse("admin:leads_syncrun_change", args=[run.pk])}
+
+    def progress_view(self, request, pk):
+        """The integration's newest run's progress, for the bar on its page (its backfills, syncs
+        and retries as they go): permission-checked, counts only, two queries at most."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if not Integration.objects.filter(pk=pk).exists():
+            raise Http404
+        return progress_json(self._latest_run_progress(pk))
+
     def backfill_view(self, request, pk):
         """The admin's twin of `leadsync sync FORM_ID --days N` (LGF-107), run on a worker."""
         integration = self._integration(request, pk)
@@ -295,7 +318,7 @@ class IntegrationAdmin(admin.ModelAdmin):
             days = form.cleaned_data["days"]
             queue_after_commit(self, request, [lambda: tasks.sync_integration.delay(integration.pk, trigger="backfill", days=days)],
                    f"Queued a backfill of the last {days} days for {integration}; its progress shows here.")
-            return redirect(runs_url)
+            return redirect(self._change_url(integration))
         context = {**self.admin_site.each_context(request), "opts": self.opts, "original": integration, "form": form,
                    "runs_url": runs_url, "title": f"Backfill {integration}"}
         return TemplateResponse(request, "admin/leads/integration/backfill.html", context)

@@ -12,6 +12,7 @@ import sys
 from datetime import date, datetime
 
 from django.core.management.base import CommandError
+from tqdm import tqdm
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -76,24 +77,62 @@ def json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+class ProgressBar:
+    """`progress(stage, done, total)` as a tqdm bar on a terminal: one bar per stage, redrawn in
+    place (a count while the total is not known, a bar once it is), closed when the next stage
+    begins or the command ends."""
+
+    def __init__(self, stream):
+        self.stream, self.stage, self.bar = stream, None, None
+
+    def __call__(self, stage, done, total):
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, unit="lead", file=self.stream, leave=True, dynamic_ncols=True)
+        if total != self.bar.total:
+            self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        self.stage, self.bar = None, None
+
+
 class CliOutput:
     """Output and error handling for a management command whose options carry a `handler`.
 
     `emit` prints one result: the JSON document with --json, the text otherwise. `progress` goes to
-    stderr (silenced by -v0) so that stdout stays one parseable document."""
+    stderr (silenced by -v0) so that stdout stays one parseable document: a live bar when stderr is
+    a terminal, one plain line per step when it is not (a log, a pipe, cron)."""
 
     as_json = False
     verbosity = 1
+    _bar = None
 
     def emit(self, data, *, text, stream=None):
+        self._progress_end()  # the result never lands in the middle of a bar
         if self.as_json:
             self.stdout.write(json.dumps(data, default=json_default, ensure_ascii=False, indent=2))
         else:
             (stream or self.stdout).write(text)
 
     def progress(self, stage, done, total):
-        if self.verbosity > 0:
+        if self.verbosity <= 0:
+            return
+        if self._bar is None and self.stderr.isatty():
+            self._bar = ProgressBar(self.stderr._out)
+        if self._bar is not None:
+            self._bar(stage, done, total)
+        else:
             self.stderr.write(f"  {stage}: {done}" + (f"/{total}" if total is not None else ""))
+
+    def _progress_end(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
     def dispatch(self, options):
         """Run the subcommand's handler. Every error an operation may end with is a LeadSyncError:
@@ -102,7 +141,10 @@ class CliOutput:
         self.as_json = options.get("json", False)
         self.verbosity = options.get("verbosity", 1)
         try:
-            options["handler"](self, options)
+            try:
+                options["handler"](self, options)
+            finally:
+                self._progress_end()  # a bar ends before the result (or the error) is printed
         except LeadSyncError as exc:
             self._fail(failed(str(exc)))
         except CliError as error:
