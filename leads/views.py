@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from leads.models import LeadNotification
 from leads.tasks import process_lead_notification
-from leads.webhooks import InvalidNotification, challenge_response, notification_receive, signature_valid
+from leads.webhooks import InvalidNotification, challenge_answered, challenge_response, notification_receive, signature_valid
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ def linkedin_webhook(request):
         code = request.GET.get("challengeCode")
         if not code:
             return JsonResponse({"error": "challengeCode is missing."}, status=400)
-        return JsonResponse({"challengeCode": code, "challengeResponse": challenge_response(code)})
+        answer = JsonResponse({"challengeCode": code, "challengeResponse": challenge_response(code)})
+        challenge_answered()
+        return answer
 
     limit = settings.LEADSYNC_WEBHOOK_MAX_BYTES
     try:

@@ -18,6 +18,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from connectors.exceptions import ApiError, BadPayload, NotFound
@@ -57,6 +58,18 @@ class NotificationDeferred(Exception):
 def _hmac_hex(message: bytes) -> str:
     key = settings.LINKEDIN_CLIENT_SECRET.encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+CHALLENGE_CACHE_KEY = "leadsync:webhook:last-challenge"
+
+
+def challenge_answered() -> None:
+    """Note when LinkedIn's validation was last answered (in the cache: no table holds it)."""
+    cache.set(CHALLENGE_CACHE_KEY, timezone.now(), None)
+
+
+def last_challenge_answered():
+    return cache.get(CHALLENGE_CACHE_KEY)
 
 
 def challenge_response(code: str) -> str:

@@ -6,7 +6,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from django.conf import settings
-from kombu import Connection
+
+from leads.health import broker_check
 
 
 def _check_database():
@@ -16,8 +17,7 @@ def _check_database():
 
 
 def _check_broker():
-    with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+    broker_check(settings.CELERY_BROKER_URL, timeout=2)
 
 
 @never_cache
