@@ -106,7 +106,9 @@ def dashboard(*, now=None, use_cache=True) -> dict:
         "since_30": day_start(now) - timedelta(days=29),
         "connections": connections_overview(now=now),
         "integrations": integrations,
+        # Ignored leads were set aside by staff: not waiting for anyone, counted on their own.
         "failed_total": Lead.objects.filter(state=Lead.State.FAILED).count(),
+        "ignored_total": Lead.objects.filter(state=Lead.State.IGNORED).count(),
         "review_total": sum(1 for i in integrations if i["needs_review"]),
         "subscriptions_total": sum(i["subscriptions"] for i in integrations),
         "webhooks": webhook_overview(),

@@ -17,6 +17,7 @@ class Lead(models.Model):
         FAILED = "failed", "Failed"
         DELETED = "deleted", "Deleted"
         SKIPPED = "skipped", "Skipped"
+        IGNORED = "ignored", "Ignored"
 
     # No index of its own: lead_integration_state (integration, state) serves every lookup by integration.
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="leads", db_index=False)
@@ -56,6 +57,12 @@ class Lead(models.Model):
         null=True, blank=True, help_text="A scheduled sync tries this pending lead again from then on."
     )
     synced_at = models.DateTimeField(null=True, blank=True)
+    # An ignored lead is set aside by staff (leads.review): never pushed, retried or counted as
+    # waiting, until it is un-ignored (back to failed).
+    ignored_reason = models.TextField(blank=True, help_text="Why staff set this lead aside (it is never pushed).")
+    ignored_by = models.CharField(
+        max_length=150, blank=True, help_text="The admin user who ignored it, or “cli” for the command line.")
+    ignored_at = models.DateTimeField(null=True, blank=True, help_text="When it was ignored.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

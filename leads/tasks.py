@@ -45,13 +45,14 @@ def sync_integration(self, integration_id, trigger="schedule", days=None):
 
 
 @shared_task(name="leads.retry_failed", acks_late=True)
-def retry_failed(integration_id, lead_ids=None):
-    """Push an integration's failed leads (or those of `lead_ids`) again (the admin's retry actions)."""
+def retry_failed(integration_id, lead_ids=None, error_codes=None):
+    """Push an integration's failed leads (or those of `lead_ids`, or those failed with one of
+    `error_codes`) again (the admin's retry actions)."""
     integration = Integration.objects.filter(pk=integration_id).exclude(state=Integration.State.TORN_DOWN).first()
     if integration is None:
         return {"integration": integration_id, "state": "inactive"}
     try:
-        run = leads_retry_failed(integration=integration, lead_ids=lead_ids)
+        run = leads_retry_failed(integration=integration, lead_ids=lead_ids, error_codes=error_codes)
     except SyncBusy:
         return {"integration": integration_id, "state": "busy"}
     return {"integration": integration_id, "run": run.pk, "state": run.state, "error": run.error}

@@ -2,38 +2,64 @@
 now, the answers as the member gave them, and a retry."""
 
 import json
+from collections import Counter
+from datetime import timedelta
 from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from leads import tasks
 from leads.admin.common import queue_after_commit
 from leads.admin.datastore import LeadDatastoreMixin, answer_label, answer_text
 from leads.admin.mappings import STATUS_HELP, crm_field_names, mapping_preview, mapping_url
+from leads.dashboard import day_start
 from leads.models import Lead
+from leads.review import leads_ignore, leads_unignore
 from mappings import engine
 from mappings.forms import integration_catalogues, source_name
+from mappings.models import Integration
+
+
+# The outcome's status, then its message: written in this order by mappings.engine (and kept by the
+# push, which rewrites a refused field's status and message in place); PostgreSQL's jsonb prints
+# keys shortest first, which puts "status" (6) right before "message" (7) there too.
+_ERROR_OUTCOME = '"status": "error", "message": "'
+REFUSED_NOTE = "refused by the CRM"  # how leads.pipeline.push._strip_refused begins its note
 
 
 class FieldProblemsFilter(admin.SimpleListFilter):
-    """Leads with a field the CRM did not get whole (an error or a truncated value), whatever the
-    lead's state: LGF-109 syncs such a lead and records the problem on it. JSON containment is not
-    portable (SQLite has none), so this matches the outcome's text, which Django writes with
-    json.dumps on SQLite and PostgreSQL prints back from jsonb in the same `"key": "value"` form."""
+    """Leads with a field the CRM did not get whole, whatever the lead's state (LGF-109 syncs such
+    a lead and records the problem on it), and by kind of problem: a field the CRM refused (the
+    push sent the lead again without it), a value that did not fit its CRM field (the mapping left
+    it out), a value cut to the field's length. JSON containment is not portable (SQLite has none),
+    so this matches the outcome's text, which Django writes with json.dumps on SQLite and
+    PostgreSQL prints back from jsonb in the same `"key": "value"` form."""
 
     title = "field problems"
     parameter_name = "field_problems"
     PROBLEMS = engine.FIELD_PROBLEMS
+    KINDS = {
+        "refused": ("Refused by the CRM (left out)", Q(field_outcomes__regex=_ERROR_OUTCOME + REFUSED_NOTE)),
+        # An error whose message is not the refusal note: no look-ahead, which SQLite's and
+        # PostgreSQL's regular expressions would not spell alike.
+        "invalid": ("Value did not fit (not sent)", Q(field_outcomes__regex=_ERROR_OUTCOME + "([^r]|r[^e]|re[^f]|ref[^u])")),
+        "truncated": ("Cut to the field's length", Q(field_outcomes__icontains='"status": "truncated"')),
+    }
 
     def lookups(self, request, model_admin):
-        return [("yes", "Has field problems"), ("no", "No field problems")]
+        return [("yes", "Has field problems"), *((kind, label) for kind, (label, _) in self.KINDS.items()),
+                ("no", "No field problems")]
 
     def queryset(self, request, queryset):
         matches = Q()
@@ -43,7 +69,61 @@ class FieldProblemsFilter(admin.SimpleListFilter):
             return queryset.filter(matches)
         if self.value() == "no":
             return queryset.exclude(matches)
+        if self.value() in self.KINDS:
+            return queryset.filter(self.KINDS[self.value()][1])
         return queryset
+
+
+class ErrorCodeFilter(admin.SimpleListFilter):
+    """The last push's error code (the CRM's own, or lost / unreachable / mapping / contradiction),
+    offered for the codes failed leads have now, with how many have each: what a reviewer works
+    through, one cause at a time. One query (error_code is indexed)."""
+
+    title = "CRM error code"
+    parameter_name = "error_code"
+
+    def lookups(self, request, model_admin):
+        rows = (Lead.objects.filter(state=Lead.State.FAILED).exclude(error_code="").order_by("error_code")
+                .values("error_code").annotate(n=Count("pk")).values_list("error_code", "n"))
+        return [(code, f"{code} ({n} failed)") for code, n in rows]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(error_code=self.value())
+        return queryset
+
+
+class SubmittedAgeFilter(admin.SimpleListFilter):
+    """How long ago the member submitted the lead, counted in whole local days as the dashboard
+    counts its leads today / 7 days / 30 days."""
+
+    title = "submitted"
+    parameter_name = "submitted"
+    DAYS = {"today": 0, "7d": 6, "30d": 29}
+
+    def lookups(self, request, model_admin):
+        return [("today", "Today"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("older", "Older than 30 days")]
+
+    def queryset(self, request, queryset):
+        today = day_start(timezone.now())
+        if self.value() in self.DAYS:
+            return queryset.filter(submitted_at__gte=today - timedelta(days=self.DAYS[self.value()]))
+        if self.value() == "older":
+            return queryset.filter(submitted_at__lt=today - timedelta(days=self.DAYS["30d"]))
+        return queryset
+
+
+class IgnoreForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000, strip=True,
+        help_text="Why these leads are set aside (kept on each lead, with who and when). Required.")
+
+
+# The badge of each lead state, in the stock admin's colours (leads/static/leadsync/admin.css).
+STATE_BADGES = {
+    Lead.State.SYNCED: "ok", Lead.State.FAILED: "error", Lead.State.PENDING: "warning",
+    Lead.State.IGNORED: "muted", Lead.State.SKIPPED: "muted", Lead.State.DELETED: "muted",
+}
 
 
 def lead_answers(lead: Lead) -> dict:
@@ -74,10 +154,11 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
     change_form_template = "admin/leads/lead/change_form.html"
     change_list_template = "admin/leads/lead/change_list.html"
     list_display = (
-        "__str__", "integration", "state", "lead_type", "submitted_at", "test_lead", "crm_id", "attempts", "last_error",
+        "__str__", "integration", "status", "lead_type", "submitted_at", "test_lead", "crm_id", "attempts", "last_error",
         "mapping",
     )
-    list_filter = ("state", FieldProblemsFilter, "error_code", "lead_type", "test_lead", "integration")
+    list_filter = ("state", ErrorCodeFilter, FieldProblemsFilter, SubmittedAgeFilter, "lead_type", "test_lead",
+                   "integration")
     search_fields = ("email", "linkedin_id", "crm_id")
     list_select_related = ("integration", "integration__form")
     date_hierarchy = "submitted_at"
@@ -86,6 +167,7 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("state", "integration", "email", "crm_id", "attempts", "last_attempt_at", "error_code",
                            "retries", "retry_at", "synced_at")}),
+        ("Ignored", {"fields": ("ignored_reason", "ignored_by", "ignored_at")}),
         ("LinkedIn", {"classes": ("collapse",), "fields": (
             "linkedin_id", "form_version", "lead_type", "submitted_at", "test_lead", "submitter_urn",
             "associated_entity_urn", "campaign_urn", "created_at", "updated_at",
@@ -172,7 +254,19 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
     def mapping(self, obj):
         return format_html('<a href="{}">Edit mapping</a>', mapping_url(obj.integration_id))
 
-    actions = ["retry", "export_csv"]
+    @admin.display(description="state", ordering="state")
+    def status(self, obj):
+        return format_html('<span class="leadsync-badge leadsync-badge-{}" title="{}">{}</span>',
+                           STATE_BADGES.get(obj.state, "muted"), obj.ignored_reason if obj.state == Lead.State.IGNORED
+                           else "", obj.get_state_display())
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.state != Lead.State.IGNORED:
+            fieldsets = [f for f in fieldsets if f[0] != "Ignored"]
+        return fieldsets
+
+    actions = ["retry", "retry_same_error", "ignore", "unignore", "export_csv"]
 
     @admin.action(description="Retry the selected failed leads", permissions=["change"])
     def retry(self, request, queryset):
@@ -186,3 +280,66 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
         queue_after_commit(self, request, [lambda i=i, ids=ids: tasks.retry_failed.delay(i, lead_ids=ids)
                                for i, ids in by_integration.items()],
                f"Queued a retry of {count} failed lead(s); follow it under Sync runs.")
+
+    @admin.action(description="Retry all failed with the same error", permissions=["change"])
+    def retry_same_error(self, request, queryset):
+        """Every failed lead (on every page, of every live integration) whose error code is one of
+        the selected failed leads': once the cause is fixed, the whole lot goes again. The CLI's
+        twin is `leadsync retry-failed --error CODE`."""
+        codes = sorted(set(queryset.filter(state=Lead.State.FAILED).exclude(error_code="")
+                           .values_list("error_code", flat=True)))
+        if not codes:
+            self.message_user(request, "None of the selected leads has failed with an error code.", messages.WARNING)
+            return
+        rows = (Lead.objects.filter(state=Lead.State.FAILED, error_code__in=codes)
+                .exclude(integration__state=Integration.State.TORN_DOWN).order_by()
+                .values("integration_id").annotate(n=Count("pk")).values_list("integration_id", "n"))
+        per_integration = dict(rows)
+        count = sum(per_integration.values())
+        queue_after_commit(self, request, [lambda i=i: tasks.retry_failed.delay(i, error_codes=codes)
+                                           for i in sorted(per_integration)],
+                           f"Queued a retry of {count} failed lead(s) with error {', '.join(codes)} in "
+                           f"{len(per_integration)} integration(s); follow it under Sync runs.")
+
+    @admin.action(description="Ignore selected leads…", permissions=["change"])
+    def ignore(self, request, queryset):
+        """An intermediate page asks why (required); the failed and pending leads among the
+        selected are then set aside (leads.review.leads_ignore), the others reported and left
+        alone. The CLI's twin is `leadsync ignore LINKEDIN_ID ... --reason TEXT`."""
+        form = IgnoreForm(request.POST if "reason" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            result = leads_ignore(leads=queryset, reason=form.cleaned_data["reason"], by=request.user.get_username())
+            self._report(request, result, done="Ignored {n} lead(s): they are never pushed or retried until "
+                                               "un-ignored.")
+            return None
+        leads = list(queryset.only("pk", "linkedin_id", "email", "state").order_by("pk"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Ignore leads", "subtitle": None, "opts": self.opts, "form": form, "leads": leads[:50],
+            "more": max(0, len(leads) - 50),
+            "ignorable": sum(1 for lead in leads if lead.state in (Lead.State.FAILED, Lead.State.PENDING)),
+            "pks": [lead.pk for lead in leads],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "media": self.media,
+        }
+        return TemplateResponse(request, "admin/leads/lead/ignore.html", context)
+
+    @admin.action(description="Un-ignore selected leads (back to failed, to retry)", permissions=["change"])
+    def unignore(self, request, queryset):
+        result = leads_unignore(leads=queryset, by=request.user.get_username())
+        self._report(request, result, done="Un-ignored {n} lead(s): they are failed again; retry them when ready.",
+                     unignore=True)
+
+    def _report(self, request, result, *, done, unignore=False):
+        """A review action's outcome: how many changed, and what was left alone and why."""
+        if result.done:
+            self.message_user(request, done.format(n=len(result.done)), messages.SUCCESS)
+        if result.left:
+            states = ", ".join(f"{n} {state}" for state, n in sorted(Counter(result.left.values()).items()))
+            why = "only ignored leads can be un-ignored" if unignore else "only failed or pending leads can be ignored"
+            self.message_user(request, f"Left {len(result.left)} lead(s) alone ({states}): {why}.", messages.WARNING)
+        if result.busy:
+            self.message_user(request, f"Left {len(result.busy)} pending lead(s) alone: a sync of their integration "
+                                       f"is pushing them; try again once it ends.", messages.WARNING)
+        if not (result.done or result.left or result.busy):
+            self.message_user(request, "No lead was selected.", messages.WARNING)
+

@@ -45,11 +45,13 @@ def status(command, options):
     lines.append("Integrations:")
     lines += [
         f"  form {i['form_id']} ({i['name']}) -> {i['crm']}: {i['state']}, every {i['sync_every_minutes']} min; "
-        f"leads synced {i['leads']['synced']}, failed {i['leads']['failed']}, pending {i['leads']['pending']}"
+        f"leads synced {i['leads']['synced']}, failed {i['leads']['failed']}, pending {i['leads']['pending']}, "
+        f"ignored {i['leads']['ignored']}"
         for i in data["integrations"]
     ] or ["  (none)"]
     t = data["leads"]
-    lines.append(f"Leads: {t['synced']} synced, {t['failed']} failed, {t['pending']} pending, {t['deleted']} deleted")
+    lines.append(f"Leads: {t['synced']} synced, {t['failed']} failed, {t['pending']} pending, {t['ignored']} ignored, "
+                 f"{t['deleted']} deleted")
     command.emit({"ok": True, **data}, text="\n".join(lines))
     return True
 

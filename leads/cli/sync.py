@@ -1,5 +1,7 @@
 """`leadsync sync` and `retry-failed`: pull and push now, in this process."""
 
+import re
+
 from leads.cli.base import failed, parse_since, subcommand, usage
 from leads.models import Lead, SyncRun
 from leads.pipeline.locks import SyncBusy
@@ -18,6 +20,9 @@ def register(subparsers):
 
     p = subcommand(subparsers, "retry-failed", retry_failed, help="push failed leads again")
     p.add_argument("form_ids", nargs="*", metavar="FORM_ID")
+    p.add_argument("--error", action="append", metavar="CODE", dest="error_codes",
+                   help="only the leads failed with this error code (as the lead list shows it: the CRM's code, "
+                        "or lost / unreachable / mapping / contradiction); may be given more than once")
 
     p = subcommand(subparsers, "reconcile", reconcile, help="compare LinkedIn's counts with what is stored; "
                                                             "pull again where leads are missing")
@@ -56,20 +61,45 @@ def sync(command, options):
     return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]))
 
 
+# What Lead.error_code holds: a CRM code (205), a word (lost, unreachable), http-503, an exception's name.
+ERROR_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _error_codes(values):
+    if values is None:
+        return None
+    max_length = Lead._meta.get_field("error_code").max_length
+    codes = [value.strip() for value in values]
+    for code in codes:
+        if not ERROR_CODE.fullmatch(code) or len(code) > max_length:
+            raise usage(f"--error {code!r} is not an error code: a CRM code such as 205, or lost, unreachable, "
+                        "mapping, contradiction (the lead list's CRM error code filter lists those of failed leads).")
+    return sorted(set(codes))
+
+
 def retry_failed(command, options):
+    """With --error, only the leads failed with those codes, and only the integrations that have
+    some get a retry run: a code no failed lead has retries nothing (exit 0)."""
+    codes = _error_codes(options.get("error_codes"))
+    integrations = _integrations(options["form_ids"])
+    if codes is not None:
+        having = set(Lead.objects.filter(integration__in=integrations, state=Lead.State.FAILED, error_code__in=codes)
+                     .values_list("integration_id", flat=True).distinct())
+        integrations = [i for i in integrations if i.pk in having]
     runs, busy = [], []
-    for integration in _integrations(options["form_ids"]):
+    for integration in integrations:
         try:
-            runs.append(leads_retry_failed(integration=integration, progress=command.progress))
+            runs.append(leads_retry_failed(integration=integration, error_codes=codes, progress=command.progress))
         except SyncBusy:
             busy.append(integration)
-    return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]))
+    return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]), error_codes=codes)
 
 
-def _report_runs(command, runs, *, busy=(), named=False):
+def _report_runs(command, runs, *, busy=(), named=False, error_codes=None):
     """Each run's counts and failed leads, and the integrations another sync held (left to it);
     exit 1 unless every run succeeded (failed leads alone do not fail a run), or when a form named
-    on the command line was held by another sync."""
+    on the command line was held by another sync. With `error_codes` (retry-failed --error), how
+    many leads were retried comes first."""
     rows = [{
         "form_id": r.integration.form.linkedin_id, "integration": r.integration_id, "run": r.pk, "trigger": r.trigger,
         "state": r.state, "window_start": r.window_start, "window_end": r.window_end, "pulled": r.pulled,
@@ -83,12 +113,16 @@ def _report_runs(command, runs, *, busy=(), named=False):
              for r in rows]
     held = [{"form_id": i.form.linkedin_id, "integration": i.pk} for i in busy]
     lines += [f"form {h['form_id']}: skipped, another sync of it is running (it does this one's work)" for h in held]
+    extra = {}
+    if error_codes is not None:
+        extra = {"error_codes": error_codes, "retried": sum(r.progress_total or 0 for r in runs)}
+        lines.insert(0, f"retried {extra['retried']} failed lead(s) with error {', '.join(error_codes)}")
     ok = all(r.state == SyncRun.State.SUCCEEDED for r in runs)
     if not ok:
-        raise failed("; ".join(l for l in lines if "error:" in l), {"runs": rows, "busy": held})
+        raise failed("; ".join(l for l in lines if "error:" in l), {"runs": rows, "busy": held, **extra})
     if held and named:
-        raise failed("; ".join(lines[-len(held):]), {"runs": rows, "busy": held})
-    command.emit({"ok": True, "runs": rows, "busy": held}, text="\n".join(lines))
+        raise failed("; ".join(lines[-len(held):]), {"runs": rows, "busy": held, **extra})
+    command.emit({"ok": True, "runs": rows, "busy": held, **extra}, text="\n".join(lines))
     return True
 
 

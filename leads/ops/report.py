@@ -39,6 +39,7 @@ _LEAD_STATE_COLUMNS = {
     Lead.State.PENDING: "pending",
     Lead.State.SKIPPED: "skipped",
     Lead.State.DELETED: "deleted_on_linkedin",
+    Lead.State.IGNORED: "ignored",
 }
 COUNT_KEYS = (
     "leads", *_LEAD_STATE_COLUMNS.values(),
@@ -242,6 +243,7 @@ _TEXT_COLUMNS = (
     ("failed", "failed", True),
     ("pending", "pending", True),
     ("skipped", "skipped", False),
+    ("ignored", "ignored", False),
     ("deleted_on_linkedin", "deleted on LinkedIn", False),
     *((stage, stage, True) for stage in CRM_STAGES),
     ("crm_no_status", "no CRM status", False),

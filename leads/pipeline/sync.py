@@ -180,15 +180,18 @@ def _fail_all(members, error):
         run_fail(member.run, error)
 
 
-def leads_retry_failed(*, integration: Integration, lead_ids=None, progress=None) -> SyncRun:
-    """Push the integration's failed leads (or only those of `lead_ids`) again, after a fix of the
-    mapping or the data, as a retry run. Leads that are not failed are left alone. Raises SyncBusy
-    when a sync holds the integration."""
+def leads_retry_failed(*, integration: Integration, lead_ids=None, error_codes=None, progress=None) -> SyncRun:
+    """Push the integration's failed leads (or only those of `lead_ids`, and/or only those whose
+    last error is one of `error_codes`, Lead.error_code) again, after a fix of the mapping or the
+    data, as a retry run. Leads that are not failed (ignored ones included) are left alone. Raises
+    SyncBusy when a sync holds the integration."""
     with (integration_locked(integration=integration) as lock,
           sync_run(integration=integration, trigger=SyncRun.Trigger.RETRY) as run):
         failed = integration.leads.filter(state=Lead.State.FAILED)
         if lead_ids is not None:
             failed = failed.filter(pk__in=lead_ids)
+        if error_codes is not None:
+            failed = failed.filter(error_code__in=list(error_codes))
         ids = list(failed.values_list("pk", flat=True))
         failed.update(state=Lead.State.PENDING, retries=0, retry_at=None)
         leads_push(integration=integration, leads_qs=Lead.objects.filter(pk__in=ids), run=run, progress=progress,
