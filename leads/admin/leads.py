@@ -312,7 +312,7 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
             self._report(request, result, done="Ignored {n} lead(s): they are never pushed or retried until "
                                                "un-ignored.")
             return None
-        leads = list(queryset.only("pk", "linkedin_id", "email", "state").order_by("pk"))
+        leads = list(queryset.select_related(None).only("pk", "linkedin_id", "email", "state").order_by("pk"))
         context = {
             **self.admin_site.each_context(request),
             "title": "Ignore leads", "subtitle": None, "opts": self.opts, "form": form, "leads": leads[:50],
