@@ -160,9 +160,9 @@ BEAT_CHANGES = {"enable_tasks", "disable_tasks", "toggle_tasks", "run_tasks"}
 # these ones must stay where they are.
 LIST_ACTIONS = {
     "leads": ("leads_lead_changelist", {
-        "superuser": ({"retry", "export_csv", "delete_selected"}, set()),
-        "sync admin": ({"retry", "export_csv", "delete_selected"}, set()),
-        "reviewer": ({"retry"}, {"export_csv", "delete_selected"}),
+        "superuser": ({"retry", "retry_same_error", "ignore", "unignore", "export_csv", "delete_selected"}, set()),
+        "sync admin": ({"retry", "retry_same_error", "ignore", "unignore", "export_csv", "delete_selected"}, set()),
+        "reviewer": ({"retry", "retry_same_error", "ignore", "unignore"}, {"export_csv", "delete_selected"}),
     }),
     "integrations": ("mappings_integration_changelist", {
         "superuser": ({"sync_now", "retry_failed_leads", *DESTRUCTIVE}, set()),
