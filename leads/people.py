@@ -30,7 +30,8 @@ from mappings.models import Integration
 logger = logging.getLogger(__name__)
 
 # The columns that hold something about the person.
-PERSONAL_FIELDS = ("raw", "answers", "email", "field_outcomes", "submitter_urn", "last_error")
+# ignored_reason is staff's words about the lead, which may name the person.
+PERSONAL_FIELDS = ("raw", "answers", "email", "field_outcomes", "submitter_urn", "last_error", "ignored_reason")
 # Keys the e-mail digest apart from every other use of SECRET_KEY.
 DIGEST_SALT = "leadsync.people.email_digest"
 
@@ -70,7 +71,7 @@ def person_request_record(*, kind: str, via: str, requested_by: str, email: str,
 
 def _cleared(lead_id, marker) -> dict:
     return dict(raw={"id": lead_id, marker: True}, answers={}, email="", field_outcomes=[], submitter_urn=None,
-                last_error="", updated_at=timezone.now())
+                last_error="", ignored_reason="", updated_at=timezone.now())
 
 
 def lead_erase(lead: Lead) -> None:
@@ -147,7 +148,7 @@ def person_export(*, email: str, via: str, requested_by: str) -> dict:
             "form": lead.integration.form.name, "lead_type": lead.lead_type, "submitted_at": lead.submitted_at,
             "state": lead.state, "crm_id": lead.crm_id, "synced_at": lead.synced_at, "submitter_urn": lead.submitter_urn,
             "answers": lead.answers, "as_linkedin_sent_it": lead.raw, "field_outcomes": lead.field_outcomes,
-            "last_error": lead.last_error,
+            "last_error": lead.last_error, "ignored_reason": lead.ignored_reason,
             "pushes": [{"at": a.at, "outcome": a.outcome, "error_code": a.error_code, "crm_said": a.message,
                         "refused_fields": a.refused_fields} for a in lead.push_attempts.all()],
         } for lead in leads],

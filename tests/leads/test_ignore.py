@@ -258,3 +258,15 @@ def test_the_report_counts_ignored_leads_apart_from_failed(integration):
 
     assert result["totals"]["failed"] == 1 and result["totals"]["ignored"] == 1 and result["totals"]["leads"] == 2
     assert "ignored" in report.funnel_report_text(result)
+
+
+def test_erasing_the_person_clears_what_staff_wrote_about_an_ignored_lead(integration):
+    from leads.people import person_erase
+
+    lead = failed(integration, email="ana@example.com")
+    leads_ignore(leads=Lead.objects.filter(pk=lead.pk), reason="Ana Lopez signed up twice", by="rita")
+
+    person_erase(email="ana@example.com", via="cli", requested_by="cli")
+
+    lead.refresh_from_db()
+    assert lead.state == "deleted" and lead.ignored_reason == ""
