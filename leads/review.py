@@ -27,9 +27,6 @@ class ReviewResult:
     left: dict = field(default_factory=dict)
     busy: list = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        return {"done": sorted(self.done), "left": dict(sorted(self.left.items())), "busy": sorted(self.busy)}
-
 
 def _clean_reason(reason) -> str:
     reason = (reason or "").strip()

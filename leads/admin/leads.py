@@ -76,7 +76,7 @@ class FieldProblemsFilter(admin.SimpleListFilter):
 
 class ErrorCodeFilter(admin.SimpleListFilter):
     """The last push's error code (the CRM's own, or lost / unreachable / mapping / contradiction),
-    offered for the codes failed leads have now, with how many have each: what a reviewer works
+    offered for the codes failed leads have now, with how many have each ("205 (12)"): what a reviewer works
     through, one cause at a time. One query (error_code is indexed)."""
 
     title = "CRM error code"
@@ -85,7 +85,7 @@ class ErrorCodeFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         rows = (Lead.objects.filter(state=Lead.State.FAILED).exclude(error_code="").order_by("error_code")
                 .values("error_code").annotate(n=Count("pk")).values_list("error_code", "n"))
-        return [(code, f"{code} ({n} failed)") for code, n in rows]
+        return [(code, f"{code} ({n})") for code, n in rows]
 
     def queryset(self, request, queryset):
         if self.value():
