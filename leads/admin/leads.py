@@ -53,7 +53,8 @@ class FieldProblemsFilter(admin.SimpleListFilter):
         "refused": ("Refused by the CRM (left out)", Q(field_outcomes__regex=_ERROR_OUTCOME + REFUSED_NOTE)),
         # An error whose message is not the refusal note: no look-ahead, which SQLite's and
         # PostgreSQL's regular expressions would not spell alike.
-        "invalid": ("Value did not fit (not sent)", Q(field_outcomes__regex=_ERROR_OUTCOME + "([^r]|r[^e]|re[^f]|ref[^u])")),
+        "invalid": ("Value did not fit (not sent)",
+                    Q(field_outcomes__regex=_ERROR_OUTCOME + "([^r]|r[^e]|re[^f]|ref[^u])")),
         "truncated": ("Cut to the field's length", Q(field_outcomes__icontains='"status": "truncated"')),
     }
 
@@ -76,8 +77,8 @@ class FieldProblemsFilter(admin.SimpleListFilter):
 
 class ErrorCodeFilter(admin.SimpleListFilter):
     """The last push's error code (the CRM's own, or lost / unreachable / mapping / contradiction),
-    offered for the codes failed leads have now, with how many have each ("205 (12)"): what a reviewer works
-    through, one cause at a time. One query (error_code is indexed)."""
+    offered for the codes failed leads have now, with how many have each ("205 (12)"): what a
+    reviewer works through, one cause at a time. One query (error_code is indexed)."""
 
     title = "CRM error code"
     parameter_name = "error_code"

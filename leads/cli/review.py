@@ -28,14 +28,15 @@ def _leads(options):
 
 
 def _finish(command, result, *, verb, why):
-    data = {"ok": True, verb: sorted(result.done), "left": dict(sorted(result.left.items())), "busy": sorted(result.busy)}
-    lines = [f"{verb.capitalize()} {len(result.done)} lead(s)" + (": " + ", ".join(sorted(result.done)) if result.done else ".")]
+    data = {verb: sorted(result.done), "left": dict(sorted(result.left.items())), "busy": sorted(result.busy)}
+    done = ": " + ", ".join(sorted(result.done)) if result.done else "."
+    lines = [f"{verb.capitalize()} {len(result.done)} lead(s){done}"]
     lines += [f"left alone: {linkedin_id} is {state} ({why})" for linkedin_id, state in sorted(result.left.items())]
-    lines += [f"left alone: {linkedin_id} is pending and a sync of its integration is pushing it; try again once it ends"
-              for linkedin_id in sorted(result.busy)]
+    lines += [f"left alone: {linkedin_id} is pending and a sync of its integration is pushing it; try again once "
+              "it ends" for linkedin_id in sorted(result.busy)]
     if not result.done:
         raise failed("; ".join(lines[1:]) or f"No lead was {verb}.", data)
-    command.emit(data, text="\n".join(lines))
+    command.emit({"ok": True, **data}, text="\n".join(lines))
     return True
 
 

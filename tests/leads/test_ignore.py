@@ -176,7 +176,7 @@ def test_the_cli_refuses_bad_usage_and_changes_nothing(integration):
 def test_the_cli_exits_1_when_no_lead_could_be_ignored(integration):
     lead = factories.lead(integration, state="synced")
     result = run_cli("ignore", lead.linkedin_id, "--reason", "dup", "--json")
-    assert result.code == 1 and result.json["left"] == {lead.linkedin_id: "synced"}
+    assert result.code == 1 and result.json["ok"] is False and result.json["left"] == {lead.linkedin_id: "synced"}
 
 
 # --- never pushed, never counted as waiting -------------------------------------------------------
