@@ -15,9 +15,13 @@ from django.utils.html import format_html
 
 from leads import tasks
 from leads.admin.common import queue_after_commit
+from leads import events
 from leads.admin.datastore import LeadDatastoreMixin, answer_label, answer_text
+from leads.admin.lead_answers import LeadAnswersAdminMixin
 from leads.admin.mappings import STATUS_HELP, crm_field_names, mapping_preview, mapping_url
-from leads.models import Lead
+from leads.answers import lead_answers_editable
+from leads.history import lead_history
+from leads.models import Lead, LeadEvent
 from mappings import engine
 from mappings.forms import integration_catalogues, source_name
 
@@ -66,7 +70,7 @@ def lead_answers(lead: Lead) -> dict:
 
 
 @admin.register(Lead)
-class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
+class LeadAdmin(LeadAnswersAdminMixin, LeadDatastoreMixin, admin.ModelAdmin):
     """Where staff review leads: why one failed (the CRM's answer and each field's outcome), what
     the mapping makes of it now, the answers as the member gave them, and a retry. The list leads
     to each form's table of leads and exports as CSV (LeadDatastoreMixin)."""
@@ -111,6 +115,7 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path("<int:pk>/retry/", self.admin_site.admin_view(self.retry_view), name="%s_%s_retry" % info),
+            path("<int:pk>/answers/", self.admin_site.admin_view(self.answers_view), name="%s_%s_answers" % info),
         ] + super().get_urls()
 
     def retry_view(self, request, pk):
@@ -154,6 +159,7 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
                             if mapping else "",
             })
         deleted = lead.state == Lead.State.DELETED
+        attempts = list(lead.push_attempts.select_related("run").order_by("at", "pk"))
         return {
             "mapping_url": mapping_url(integration.pk),
             "outcomes": outcomes,
@@ -163,9 +169,11 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
             "answers": lead_answers(lead),
             "raw": json.dumps(lead.raw, indent=2, ensure_ascii=False, sort_keys=True),
             "deleted": deleted,
-            "attempts": list(lead.push_attempts.select_related("run").order_by("at", "pk")),
+            "attempts": attempts,
             "retry_limit": settings.LEADSYNC_LEAD_RETRIES,
             "retry_url": reverse("admin:leads_lead_retry", args=[lead.pk]) if lead.state == Lead.State.FAILED else "",
+            "answers_url": reverse("admin:leads_lead_answers", args=[lead.pk]) if lead_answers_editable(lead) else "",
+            "history": lead_history(lead=lead, attempts=attempts),
         }
 
     @admin.display(description="mapping")
@@ -183,6 +191,8 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
         if not count:
             self.message_user(request, "None of the selected leads has failed.", messages.WARNING)
             return
-        queue_after_commit(self, request, [lambda i=i, ids=ids: tasks.retry_failed.delay(i, lead_ids=ids)
-                               for i, ids in by_integration.items()],
-               f"Queued a retry of {count} failed lead(s); follow it under Sync runs.")
+        if queue_after_commit(self, request, [lambda i=i, ids=ids: tasks.retry_failed.delay(i, lead_ids=ids)
+                                              for i, ids in by_integration.items()],
+                              f"Queued a retry of {count} failed lead(s); follow it under Sync runs."):
+            events.record([i for ids in by_integration.values() for i in ids], LeadEvent.Kind.RETRIED,
+                          request.user.get_username(), LeadEvent.Via.ADMIN)

@@ -1,7 +1,8 @@
 """`leadsync sync` and `retry-failed`: pull and push now, in this process."""
 
 from leads.cli.base import failed, parse_since, subcommand, usage
-from leads.models import Lead, SyncRun
+from leads import events
+from leads.models import Lead, LeadEvent, SyncRun
 from leads.pipeline.locks import SyncBusy
 from leads.pipeline.reconcile import DEFAULT_DAYS, integration_reconcile
 from leads.pipeline.sync import integrations_sync, leads_retry_failed
@@ -57,12 +58,18 @@ def sync(command, options):
 
 
 def retry_failed(command, options):
+    """Each integration's failed leads pushed again; each lead retried gets a "retried" event (by
+    "cli", with its run) in one INSERT per integration."""
     runs, busy = [], []
     for integration in _integrations(options["form_ids"]):
+        failed = list(integration.leads.filter(state=Lead.State.FAILED).values_list("pk", flat=True))
         try:
-            runs.append(leads_retry_failed(integration=integration, progress=command.progress))
+            run = leads_retry_failed(integration=integration, lead_ids=failed, progress=command.progress)
         except SyncBusy:
             busy.append(integration)
+            continue
+        runs.append(run)
+        events.record(failed, LeadEvent.Kind.RETRIED, "cli", LeadEvent.Via.CLI, detail={"run": run.pk})
     return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]))
 
 
