@@ -62,14 +62,13 @@ def retry_failed(command, options):
     "cli", with its run) in one INSERT per integration."""
     runs, busy = [], []
     for integration in _integrations(options["form_ids"]):
-        failed = list(integration.leads.filter(state=Lead.State.FAILED).values_list("pk", flat=True))
         try:
-            run = leads_retry_failed(integration=integration, lead_ids=failed, progress=command.progress)
+            runs.append(leads_retry_failed(integration=integration, progress=command.progress))
         except SyncBusy:
             busy.append(integration)
             continue
-        runs.append(run)
-        events.record(failed, LeadEvent.Kind.RETRIED, "cli", LeadEvent.Via.CLI, detail={"run": run.pk})
+        events.record(getattr(runs[-1], "retried_lead_ids", []), LeadEvent.Kind.RETRIED, "cli", LeadEvent.Via.CLI,
+                      detail={"run": runs[-1].pk})
     return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]))
 
 

@@ -183,13 +183,15 @@ def _fail_all(members, error):
 def leads_retry_failed(*, integration: Integration, lead_ids=None, progress=None) -> SyncRun:
     """Push the integration's failed leads (or only those of `lead_ids`) again, after a fix of the
     mapping or the data, as a retry run. Leads that are not failed are left alone. Raises SyncBusy
-    when a sync holds the integration."""
+    when a sync holds the integration. The run's `retried_lead_ids` (not a column) lists the leads it
+    took up, for the caller's history (leads.events: never written here)."""
     with (integration_locked(integration=integration) as lock,
           sync_run(integration=integration, trigger=SyncRun.Trigger.RETRY) as run):
         failed = integration.leads.filter(state=Lead.State.FAILED)
         if lead_ids is not None:
             failed = failed.filter(pk__in=lead_ids)
         ids = list(failed.values_list("pk", flat=True))
+        run.retried_lead_ids = ids
         failed.update(state=Lead.State.PENDING, retries=0, retry_at=None)
         leads_push(integration=integration, leads_qs=Lead.objects.filter(pk__in=ids), run=run, progress=progress,
                    lock=lock)
