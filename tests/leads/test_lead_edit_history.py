@@ -220,3 +220,50 @@ def test_the_retention_purge_clears_the_values_their_history_kept(integration):
     assert "Anastasia" not in str(list(LeadEvent.objects.filter(lead=lead).values_list("detail", flat=True)))
     assert LeadEvent.objects.filter(lead=lead, kind="erased", actor="retention", via="schedule").count() == 1
     assert "Anastasia" in str(LeadEvent.objects.get(lead=kept, kind="edited").detail), "a recent lead's are kept"
+
+
+# --- the CLI twins ---------------------------------------------------------------------------------
+
+
+def test_edit_answers_from_the_cli_sets_texts_and_choices_and_is_recorded_as_cli(integration):
+    from tests.e2e.conftest import run_cli
+
+    lead = failed_lead(integration)
+    result = run_cli("edit-answers", lead.linkedin_id, "--answer", "1=Anna", "--answer", "3=Cloud", "--answer",
+                     "3=Data & AI", "--hidden", "utm_source=mail", "--json")
+    assert result.code == 0, result.out + result.err
+    assert [(c["key"], c["after"]) for c in result.json["changes"]] == [
+        ("1", "Anna"), ("3", ["Cloud", "Data & AI"]), ("utm_source", "mail")]
+    lead.refresh_from_db()
+    assert lead.answers["answers"]["3"]["value"] == ["Cloud", "Data & AI"] and lead.answers["hidden_fields"] == {
+        "utm_source": "mail"}
+    assert list(LeadEvent.objects.values_list("kind", "actor", "via")) == [("edited", "cli", "cli")]
+
+    history = run_cli("history", lead.linkedin_id, "--json")
+    assert history.code == 0 and [e["kind"] for e in history.json["history"]] == ["pulled", "edited"]
+    assert "question 1: Ana → Anna" in run_cli("history", lead.linkedin_id).out
+
+
+@pytest.mark.parametrize("args, code", [
+    (["--answer", "99=new"], 2),                      # no such question
+    (["--answer", "2=not an address"], 2),            # an e-mail question takes an address
+    (["--answer", "1=a", "--answer", "1=b"], 2),      # a text question takes one text
+    (["--answer", "oops"], 2),
+    ([], 2),
+])
+def test_a_bad_edit_from_the_cli_is_bad_usage_and_changes_nothing(integration, args, code):
+    from tests.e2e.conftest import run_cli
+
+    lead = failed_lead(integration)
+    assert run_cli("edit-answers", lead.linkedin_id, *args, "--json").code == code
+    assert Lead.objects.get(pk=lead.pk).answers == ANSWERS and not LeadEvent.objects.exists()
+
+
+def test_a_synced_lead_cannot_be_edited_from_the_cli_either(integration):
+    from tests.e2e.conftest import run_cli
+
+    lead = failed_lead(integration, state="synced")
+    result = run_cli("edit-answers", lead.linkedin_id, "--answer", "1=Anna", "--json")
+    assert result.code == 1 and "cannot be edited" in result.out + result.err
+    assert run_cli("edit-answers", "no-such-lead", "--answer", "1=Anna").code == 2
+    assert Lead.objects.get(pk=lead.pk).answers == ANSWERS and not LeadEvent.objects.exists()

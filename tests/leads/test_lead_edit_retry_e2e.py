@@ -26,7 +26,7 @@ def test_the_retry_after_an_edit_pushes_the_edited_answers(
     crm_fault(reject_email=".", reject_code=205, reject_message="Invalid parameters")
     assert cli("sync", "--days", "90", "--json").code == 0
     failed = list(Lead.objects.filter(integration=event_integration, state="failed").order_by("pk"))
-    assert len(failed) >= 2 and not CrmLead.objects.exists()
+    assert len(failed) >= 3 and not CrmLead.objects.exists()
     victim, raw = failed[0], failed[0].raw
     typo = victim.email
     crm_fault(reject_email=f"^{re.escape(typo)}$")  # now the CRM refuses only the mistyped address
@@ -52,12 +52,26 @@ def test_the_retry_after_an_edit_pushes_the_edited_answers(
     assert list(victim.events.values_list("kind", "actor", "via")) == [
         ("edited", "rhea", "admin"), ("retried", "rhea", "admin")]
 
+    # The CLI's twin: the next mistyped lead fixed and pushed again from the command line.
+    second, typo2 = failed[1], failed[1].email
+    key = answer_key(second, "EMAIL")
+    crm_fault(reject_email=f"^({re.escape(typo)}|{re.escape(typo2)})$")
+    result = cli("edit-answers", second.linkedin_id, "--answer", f"{key}=fixed.{typo2}", "--retry", "--json")
+    assert result.code == 0, result.out + result.err
+    second.refresh_from_db()
+    assert result.json["retry"]["lead_state"] == "synced" == second.state
+    assert CrmLead.objects.filter(email_lower=f"fixed.{typo2}".lower()).exists()
+    assert list(second.events.values_list("kind", "actor", "detail")) == [
+        ("edited", "cli", {"changes": [{"kind": "question", "key": key, "before": typo2, "after": f"fixed.{typo2}"}]}),
+        ("retried", "cli", {"run": result.json["retry"]["run"]})]
+
+    crm_fault(reset=True)  # (a repeat submitter may share a mistyped address)
     result = cli("retry-failed", event_integration.form.linkedin_id, "--json")
 
     assert result.code == 0, result.out + result.err
     [run] = result.json["runs"]
-    others = Lead.objects.filter(pk__in=[lead.pk for lead in failed[1:]])
+    others = Lead.objects.filter(pk__in=[lead.pk for lead in failed[2:]])
     assert all(lead.state == "synced" for lead in others)
-    retried = list(LeadEvent.objects.filter(actor="cli").order_by("lead_id"))
+    retried = list(LeadEvent.objects.filter(actor="cli", kind="retried").exclude(lead=second).order_by("lead_id"))
     assert [e.lead_id for e in retried] == sorted(lead.pk for lead in others), "each retried lead, once"
     assert all((e.kind, e.via, e.detail) == ("retried", "cli", {"run": run["run"]}) for e in retried)
