@@ -141,7 +141,7 @@ def person_export(*, email: str, via: str, requested_by: str) -> dict:
     """Everything LeadSync holds about the person with this e-mail address: each lead with its
     answers as LinkedIn sent them and as read, what reached the CRM, and the notifications about
     it. Never a token or a secret. Recorded as a PersonRequest (`via`, `requested_by`: who asked)."""
-    leads = list(_person(email).prefetch_related("push_attempts"))
+    leads = list(_person(email).prefetch_related("push_attempts", "events"))
     notifications = list(LeadNotification.objects.filter(lead_id__in=[lead.linkedin_id for lead in leads])
                          .order_by("received_at"))
     document = {
@@ -154,6 +154,9 @@ def person_export(*, email: str, via: str, requested_by: str) -> dict:
             "last_error": lead.last_error,
             "pushes": [{"at": a.at, "outcome": a.outcome, "error_code": a.error_code, "crm_said": a.message,
                         "refused_fields": a.refused_fields} for a in lead.push_attempts.all()],
+            # What staff did to the lead; an edit's values before and after are the person's too.
+            "history": [{"at": e.at, "kind": e.kind, "by": e.actor, "via": e.via, "detail": e.detail}
+                        for e in lead.events.all()],
         } for lead in leads],
         "notifications": [{"lead_id": n.lead_id, "action": n.action, "received_at": n.received_at, "state": n.state}
                           for n in notifications],

@@ -267,3 +267,14 @@ def test_a_synced_lead_cannot_be_edited_from_the_cli_either(integration):
     assert result.code == 1 and "cannot be edited" in result.out + result.err
     assert run_cli("edit-answers", "no-such-lead", "--answer", "1=Anna").code == 2
     assert Lead.objects.get(pk=lead.pk).answers == ANSWERS and not LeadEvent.objects.exists()
+
+
+def test_the_person_export_carries_the_history_of_their_leads(integration):
+    from leads.people import person_export
+
+    lead = failed_lead(integration)
+    edited(lead)
+    [exported] = person_export(email="ana@example.com", via="cli", requested_by="cli")["leads"]
+    assert [e["kind"] for e in exported["history"]] == ["edited", "note"]
+    assert exported["history"][0]["detail"]["changes"][0] == {"kind": "question", "key": "1", "before": "Ana",
+                                                              "after": "Anastasia"}
