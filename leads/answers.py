@@ -13,6 +13,7 @@ from connectors.exceptions import BadPayload
 from connectors.payloads import check_storable
 from leads import events
 from leads.models import Lead, LeadEvent
+from leads.pipeline.locks import SyncBusy, integration_locked
 from leads.pipeline.pull import EMAIL_FIELDS, email_of
 
 # A synced lead's answers are the CRM's now (an edit here would not reach it); a deleted or
@@ -28,9 +29,10 @@ QUESTION, HIDDEN = "question", "hidden"
 class AnswerEditRefused(ValueError):
     """The edit was refused as a whole; nothing changed. `errors` maps "kind:key" to why."""
 
-    def __init__(self, message, errors=None):
+    def __init__(self, message, errors=None, busy=False):
         super().__init__(message)
         self.errors = errors or {}
+        self.busy = busy
 
 
 def lead_answers_editable(lead: Lead) -> bool:
@@ -78,6 +80,21 @@ def _clean(row, value):
 
 
 def lead_answers_edit(*, lead: Lead, values: dict, actor: str, via: str) -> list[dict]:
+    """See _edit. A pending lead is one a sync may be pushing: it is edited under its integration's
+    lock, and refused (AnswerEditRefused, `busy`) while a sync holds it, so a push never sends
+    half an edit nor settles the lead over one. A failed or ignored lead needs no lock: no push
+    takes it, and a retry turns it pending in one UPDATE under the lock."""
+    if lead.state != Lead.State.PENDING:
+        return _edit(lead=lead, values=values, actor=actor, via=via)
+    try:
+        with integration_locked(integration=lead.integration):
+            return _edit(lead=lead, values=values, actor=actor, via=via)
+    except SyncBusy:
+        raise AnswerEditRefused("A sync of the lead's integration is pushing it: edit it once the sync ends "
+                                "(see Sync runs).", busy=True) from None
+
+
+def _edit(*, lead: Lead, values: dict, actor: str, via: str) -> list[dict]:
     """Set the answers of `values` ({(kind, key): value}, kind "question" or "hidden") on the lead.
     Refused as a whole (AnswerEditRefused, nothing changed) for a lead not in EDITABLE_STATES, a
     key the lead does not have, or a value of another shape. Unchanged values are left out; the
@@ -85,6 +102,9 @@ def lead_answers_edit(*, lead: Lead, values: dict, actor: str, via: str) -> list
     "edited" event. Returns the changes ([] when nothing changed, and then nothing is recorded)."""
     with transaction.atomic():
         locked = Lead.objects.select_for_update().only("pk", "state", "answers", "email").get(pk=lead.pk)
+        if locked.state == Lead.State.PENDING and lead.state != Lead.State.PENDING:
+            # A retry took it up since it was read (without the lock): the caller tries again.
+            raise AnswerEditRefused("The lead is being pushed again: edit it once that push ends.", busy=True)
         if not lead_answers_editable(locked):
             raise AnswerEditRefused(f"A {locked.get_state_display().lower()} lead's answers cannot be edited: only "
                                     "failed, pending or ignored leads (a synced lead is already in the CRM).")

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from leads.admin.datastore import answer_label
 from leads.answers import (
-    HIDDEN, MAX_TEXT, QUESTION, AnswerEditRefused, editable_answers, lead_answers_edit, lead_answers_editable,
+    MAX_TEXT, QUESTION, AnswerEditRefused, editable_answers, lead_answers_edit, lead_answers_editable,
 )
 from leads.models import Lead, LeadEvent
 
@@ -97,5 +97,4 @@ class LeadAnswersAdminMixin:
         return TemplateResponse(request, "admin/leads/lead/edit_answers.html", {
             **self.admin_site.each_context(request), "opts": self.opts, "original": lead, "form": form,
             "title": f"Edit the answers of {lead}", "help": EDIT_HELP, "can_retry": lead.state == Lead.State.FAILED,
-            "kinds": {"question": QUESTION, "hidden": HIDDEN},
         })

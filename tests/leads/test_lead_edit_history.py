@@ -278,3 +278,17 @@ def test_the_person_export_carries_the_history_of_their_leads(integration):
     assert [e["kind"] for e in exported["history"]] == ["edited", "note"]
     assert exported["history"][0]["detail"]["changes"][0] == {"kind": "question", "key": "1", "before": "Ana",
                                                               "after": "Anastasia"}
+
+
+def test_a_pending_lead_a_sync_is_pushing_is_not_edited_until_the_sync_ends(staff, integration):
+    from leads.pipeline.locks import integration_lock_acquire, integration_lock_release
+
+    lead = failed_lead(integration, state="pending")
+    data = form_data(staff, lead, **{"First name": "Anna"})
+    token = integration_lock_acquire(integration=integration)
+    response = staff.post(edit_url(lead), data)
+    assert "is pushing it" in response.content.decode()
+    assert Lead.objects.get(pk=lead.pk).answers == ANSWERS and not LeadEvent.objects.exists()
+    integration_lock_release(integration=integration, token=token)
+    staff.post(edit_url(lead), data)
+    assert Lead.objects.get(pk=lead.pk).answers["answers"]["1"]["value"] == "Anna"
