@@ -22,6 +22,11 @@ def record(leads_or_lead, kind, actor, via, detail=None) -> list[LeadEvent]:
     return LeadEvent.objects.bulk_create(events) if events else []
 
 
+def events_forget(recorded) -> None:
+    """Take back events just recorded (by `record`) for work that could not be started after all."""
+    LeadEvent.objects.filter(pk__in=[event.pk for event in recorded if event.pk]).delete()
+
+
 def events_scrub(*, lead_ids) -> int:
     """Drop the personal values (PERSONAL_DETAIL) from the events of these leads, keeping what was
     done, by whom and to which answer keys. Only events that hold such values are rewritten (edits

@@ -35,7 +35,7 @@ class LeadAnswersForm(forms.Form):
                 predefined = row["answer"].get("predefined_field")
                 help_text = f"Question {row['key']}" + (f" ({predefined})" if predefined else "")
             else:
-                label, help_text = f"Hidden field {row['key']}", "A hidden field of the form."
+                label, help_text = f"Hidden field {row['key']}", "A hidden field of the form"
             if row["type"] == "multiple_choice":
                 value = row["value"] if isinstance(row["value"], list) else []
                 field = forms.CharField(label=label, required=False, widget=forms.Textarea(attrs={"rows": 3}),

@@ -191,8 +191,11 @@ class LeadAdmin(LeadAnswersAdminMixin, LeadDatastoreMixin, admin.ModelAdmin):
         if not count:
             self.message_user(request, "None of the selected leads has failed.", messages.WARNING)
             return
-        if queue_after_commit(self, request, [lambda i=i, ids=ids: tasks.retry_failed.delay(i, lead_ids=ids)
-                                              for i, ids in by_integration.items()],
-                              f"Queued a retry of {count} failed lead(s); follow it under Sync runs."):
-            events.record([i for ids in by_integration.values() for i in ids], LeadEvent.Kind.RETRIED,
-                          request.user.get_username(), LeadEvent.Via.ADMIN)
+        # Recorded before the task is queued, which may run it at once (an eager Celery, autocommit):
+        # the retry comes before its push in the history. Taken back when nothing could be queued.
+        recorded = events.record([i for ids in by_integration.values() for i in ids], LeadEvent.Kind.RETRIED,
+                                 request.user.get_username(), LeadEvent.Via.ADMIN)
+        if not queue_after_commit(self, request, [lambda i=i, ids=ids: tasks.retry_failed.delay(i, lead_ids=ids)
+                                                  for i, ids in by_integration.items()],
+                                  f"Queued a retry of {count} failed lead(s); follow it under Sync runs."):
+            events.events_forget(recorded)

@@ -292,3 +292,15 @@ def test_a_pending_lead_a_sync_is_pushing_is_not_edited_until_the_sync_ends(staf
     integration_lock_release(integration=integration, token=token)
     staff.post(edit_url(lead), data)
     assert Lead.objects.get(pk=lead.pk).answers["answers"]["1"]["value"] == "Anna"
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: the task is queued at once
+def test_a_retry_that_could_not_be_queued_is_not_on_the_history(staff, integration, monkeypatch):
+    def broker_down(*args, **kw):
+        raise ConnectionRefusedError
+
+    monkeypatch.setattr("leads.tasks.retry_failed.delay", broker_down)
+    lead = failed_lead(integration)
+    response = staff.post(reverse("admin:leads_lead_retry", args=[lead.pk]), follow=True)
+    assert "Could not queue the work" in response.content.decode()
+    assert not LeadEvent.objects.exists()
