@@ -304,3 +304,16 @@ def test_a_retry_that_could_not_be_queued_is_not_on_the_history(staff, integrati
     response = staff.post(reverse("admin:leads_lead_retry", args=[lead.pk]), follow=True)
     assert "Could not queue the work" in response.content.decode()
     assert not LeadEvent.objects.exists()
+
+
+def test_the_integration_s_retry_action_records_each_failed_lead_it_retries(
+    admin_client, integration, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("leads.tasks.retry_failed.delay", lambda *args, **kw: None)
+    failed, synced = failed_lead(integration), failed_lead(integration, state="synced", email="s@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("admin:mappings_integration_changelist"),
+                          {"action": "retry_failed_leads", "_selected_action": [integration.pk]})
+    assert list(LeadEvent.objects.values_list("lead_id", "kind", "actor", "via")) == [
+        (failed.pk, "retried", "admin", "admin")]
+    assert not synced.events.exists()
