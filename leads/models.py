@@ -110,6 +110,46 @@ class LeadAttempt(models.Model):
         return f"push {self.number} of {self.lead_id}: {self.get_outcome_display()}"
 
 
+class LeadEvent(models.Model):
+    """Something staff (or LeadSync on staff's behalf) did to one lead: an edit of its answers, a
+    retry, an erasure, a note. Written by leads.events only, never by the pull or the push (what
+    they did is the lead's created_at and its LeadAttempts). An edit's detail keeps the values
+    before and after, which are personal data: leads.people clears them with the lead's."""
+
+    class Kind(models.TextChoices):
+        EDITED = "edited", "Answers edited"
+        RETRIED = "retried", "Retried"
+        IGNORED = "ignored", "Ignored"
+        UNIGNORED = "unignored", "No longer ignored"
+        ERASED = "erased", "Personal data erased"
+        NOTE = "note", "Note"
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        CLI = "cli", "Command line"
+        LINKEDIN = "linkedin", "LinkedIn notification"
+        SCHEDULE = "schedule", "Schedule"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.CharField(
+        max_length=150, help_text="The admin user who did it, “cli” for the command line, “linkedin” or "
+                                  "“retention” for what LeadSync did by itself.")
+    via = models.CharField("done through", max_length=10, choices=Via.choices)
+    detail = models.JSONField(
+        default=dict, blank=True,
+        help_text="What changed: for an edit, the answer keys with their values before and after (cleared when "
+                  "the person's data is erased); for a retry, the run.")
+
+    class Meta:
+        verbose_name = "lead event"
+        ordering = ["lead", "at", "pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} by {self.actor} ({self.lead_id})"
+
+
 class SyncRun(models.Model):
     """One attempt to pull and push an integration's leads: what triggered it, the window, progress
     and counts, and why it failed when it did."""

@@ -24,7 +24,8 @@ from django.utils.crypto import salted_hmac
 from connectors.clients import crm_client
 from connectors.crm import schema
 from connectors.exceptions import ApiError
-from leads.models import Lead, LeadAttempt, LeadNotification, PersonRequest
+from leads import events
+from leads.models import Lead, LeadAttempt, LeadEvent, LeadNotification, PersonRequest
 from mappings.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -74,11 +75,14 @@ def _cleared(lead_id, marker) -> dict:
                 last_error="", ignored_reason="", updated_at=timezone.now())
 
 
-def lead_erase(lead: Lead) -> None:
-    """Mark the lead deleted and keep nothing about the person."""
+def lead_erase(lead: Lead, *, actor: str = "linkedin", via: str = LeadEvent.Via.LINKEDIN) -> None:
+    """Mark the lead deleted and keep nothing about the person (the values its history's edits
+    kept included); its history says who erased it (`actor`, `via`: LinkedIn's deletion unless told)."""
     Lead.objects.filter(pk=lead.pk).update(state=Lead.State.DELETED, **_cleared(lead.linkedin_id, "deleted"))
     # What the CRM said about a push may quote the lead's values (its e-mail, a refused value).
     LeadAttempt.objects.filter(lead_id=lead.pk).update(message="")
+    events.events_scrub(lead_ids=[lead.pk])
+    events.record(lead, LeadEvent.Kind.ERASED, actor, via)
     lead.refresh_from_db(fields=["state", "crm_id", *PERSONAL_FIELDS])
 
 
@@ -138,7 +142,7 @@ def person_export(*, email: str, via: str, requested_by: str) -> dict:
     """Everything LeadSync holds about the person with this e-mail address: each lead with its
     answers as LinkedIn sent them and as read, what reached the CRM, and the notifications about
     it. Never a token or a secret. Recorded as a PersonRequest (`via`, `requested_by`: who asked)."""
-    leads = list(_person(email).prefetch_related("push_attempts"))
+    leads = list(_person(email).prefetch_related("push_attempts", "events"))
     notifications = list(LeadNotification.objects.filter(lead_id__in=[lead.linkedin_id for lead in leads])
                          .order_by("received_at"))
     document = {
@@ -151,6 +155,9 @@ def person_export(*, email: str, via: str, requested_by: str) -> dict:
             "last_error": lead.last_error, "ignored_reason": lead.ignored_reason,
             "pushes": [{"at": a.at, "outcome": a.outcome, "error_code": a.error_code, "crm_said": a.message,
                         "refused_fields": a.refused_fields} for a in lead.push_attempts.all()],
+            # What staff did to the lead; an edit's values before and after are the person's too.
+            "history": [{"at": e.at, "kind": e.kind, "by": e.actor, "via": e.via, "detail": e.detail}
+                        for e in lead.events.all()],
         } for lead in leads],
         "notifications": [{"lead_id": n.lead_id, "action": n.action, "received_at": n.received_at, "state": n.state}
                           for n in notifications],
@@ -188,7 +195,7 @@ def person_erase(*, email: str, via: str, requested_by: str, crm: bool = False) 
         person_request_record(**audit, outcome=PersonRequest.Outcome.FAILED, error=message)
         raise PersonEraseRefused(_without(message, email))
     for lead in leads:
-        lead_erase(lead)
+        lead_erase(lead, actor=requested_by, via=via)
     ids = [lead.linkedin_id for lead in leads]
     person_request_record(**audit, leads=len(ids))
     logger.info("erased a person on request (%s, %s): %d lead(s) %s%s", via, requested_by, len(ids), ", ".join(ids),
@@ -206,10 +213,23 @@ def leads_retention_purge(*, days=None, now=None) -> int:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
     old = Lead.objects.filter(submitted_at__lt=cutoff).exclude(email="", answers={}, field_outcomes=[])
-    purged = 0
+    purged, done = 0, []
     for lead_id, linkedin_id in old.values_list("pk", "linkedin_id").iterator(chunk_size=1000):
         purged += Lead.objects.filter(pk=lead_id).update(**_cleared(linkedin_id, "purged"))
         LeadAttempt.objects.filter(lead_id=lead_id).update(message="")
+        done.append(lead_id)
+        if len(done) == 1000:
+            _purged_history(done)
+            done = []
+    _purged_history(done)
     if purged:
         logger.info("retention: cleared the personal data of %d lead(s) submitted before %s", purged, cutoff.date())
     return purged
+
+
+def _purged_history(lead_ids):
+    """The purged leads' history: edits' values cleared, and one "erased" event each (one INSERT)."""
+    if lead_ids:
+        events.events_scrub(lead_ids=lead_ids)
+        events.record(lead_ids, LeadEvent.Kind.ERASED, "retention", LeadEvent.Via.SCHEDULE,
+                      detail={"reason": "retention"})

@@ -3,14 +3,16 @@ them back ("un-ignore"). The admin's actions and `leadsync ignore` / `unignore` 
 
 An ignored lead is out of every count of leads waiting for staff and is never pushed or retried:
 the push takes pending leads only, a retry failed ones only. Only a failed or a pending lead can be
-ignored; the others (synced, skipped, deleted) are reported and left alone.
+ignored; the others (synced, skipped, deleted) are reported and left alone. Each lead changed gets
+an "ignored" or "unignored" event on its history (by the admin user, or "cli").
 """
 
 from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from leads.models import Lead
+from leads import events
+from leads.models import Lead, LeadEvent
 from leads.pipeline.locks import SyncBusy, integration_locked
 from mappings.models import Integration
 
@@ -26,6 +28,10 @@ class ReviewResult:
     done: list = field(default_factory=list)
     left: dict = field(default_factory=dict)
     busy: list = field(default_factory=list)
+
+
+def _via(by: str) -> str:
+    return LeadEvent.Via.CLI if by == "cli" else LeadEvent.Via.ADMIN
 
 
 def _clean_reason(reason) -> str:
@@ -72,8 +78,11 @@ def leads_ignore(*, leads, reason: str, by: str) -> ReviewResult:
             held = set(pending[integration.pk])
             result.busy += [linkedin_id for pk, linkedin_id, *_ in rows if pk in held]
     asked = [pk for pk, *_ in rows]
-    result.done = list(Lead.objects.filter(pk__in=asked, state=Lead.State.IGNORED, ignored_at=now)
-                       .values_list("linkedin_id", flat=True))
+    done = dict(Lead.objects.filter(pk__in=asked, state=Lead.State.IGNORED, ignored_at=now)
+                .values_list("pk", "linkedin_id"))
+    result.done = list(done.values())
+    # The reason goes under "text": staff may name the person in it, so an erasure scrubs it.
+    events.record(done, LeadEvent.Kind.IGNORED, by, _via(by), detail={"text": reason})
     # A lead that changed state between the read and its UPDATE (a push settled it) says what it is now.
     settled = set(result.done) | set(result.busy) | set(result.left)
     missing = [linkedin_id for _, linkedin_id, *_ in rows if linkedin_id not in settled]
@@ -85,7 +94,7 @@ def leads_ignore(*, leads, reason: str, by: str) -> ReviewResult:
 def leads_unignore(*, leads, by: str) -> ReviewResult:
     """Take the ignored leads among `leads` back: they are failed again (with their last error),
     so that a retry pushes them. The ignore's reason, who and when are cleared. Leads that are not
-    ignored are reported in `left` and left alone. `by` names who did it (for the callers' records)."""
+    ignored are reported in `left` and left alone. `by` names who did it."""
     result = ReviewResult()
     rows = list(leads.order_by().values_list("pk", "linkedin_id", "state"))
     ignored = [pk for pk, _, state in rows if state == Lead.State.IGNORED]
@@ -93,8 +102,10 @@ def leads_unignore(*, leads, by: str) -> ReviewResult:
     now = timezone.now()
     Lead.objects.filter(pk__in=ignored, state=Lead.State.IGNORED).update(
         state=Lead.State.FAILED, ignored_reason="", ignored_by="", ignored_at=None, retry_at=None, updated_at=now)
-    result.done = list(Lead.objects.filter(pk__in=ignored, state=Lead.State.FAILED, updated_at=now)
-                       .values_list("linkedin_id", flat=True))
+    done = dict(Lead.objects.filter(pk__in=ignored, state=Lead.State.FAILED, updated_at=now)
+                .values_list("pk", "linkedin_id"))
+    result.done = list(done.values())
+    events.record(done, LeadEvent.Kind.UNIGNORED, by, _via(by))
     lost = {linkedin_id for _, linkedin_id, state in rows if state == Lead.State.IGNORED} - set(result.done)
     if lost:
         result.left.update(Lead.objects.filter(linkedin_id__in=lost).values_list("linkedin_id", "state"))

@@ -19,11 +19,11 @@ from django.utils.dateparse import parse_datetime
 
 from connectors.exceptions import LeadSyncError
 from connectors.models import LeadForm
-from leads import tasks
+from leads import events, tasks
 from leads.admin.common import queue_after_commit
 from leads.admin.mappings import FieldMappingInline, is_preview, mapping_preview, newest_lead
 from leads.admin.runs import PROGRESS_FIELDS, progress_json
-from leads.models import SyncRun
+from leads.models import Lead, LeadEvent, SyncRun
 from leads.selectors import run_progress
 from leads.integrations import (
     MAX_SYNC_MINUTES,
@@ -434,8 +434,13 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.action(description="Retry failed leads")
     def retry_failed_leads(self, request, queryset):
         ids = list(queryset.exclude(state=Integration.State.TORN_DOWN).values_list("pk", flat=True))
-        queue_after_commit(self, request, [lambda pk=pk: tasks.retry_failed.delay(pk) for pk in ids],
-               f"Queued a retry of the failed leads of {len(ids)} integration(s); follow it under Sync runs.")
+        # Recorded first (see LeadAdmin.retry), taken back when nothing could be queued.
+        failed = Lead.objects.filter(integration_id__in=ids, state=Lead.State.FAILED).values_list("pk", flat=True)
+        recorded = events.record(list(failed), LeadEvent.Kind.RETRIED, request.user.get_username(), LeadEvent.Via.ADMIN)
+        if not queue_after_commit(self, request, [lambda pk=pk: tasks.retry_failed.delay(pk) for pk in ids],
+                                  f"Queued a retry of the failed leads of {len(ids)} integration(s); follow it under "
+                                  "Sync runs."):
+            events.events_forget(recorded)
 
     def _each(self, request, queryset, call, done):
         """`call` on each selected integration; the count done, and each refusal as a warning."""

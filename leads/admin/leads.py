@@ -21,10 +21,14 @@ from django.utils.html import format_html
 
 from leads import tasks
 from leads.admin.common import queue_after_commit
+from leads import events
 from leads.admin.datastore import LeadDatastoreMixin, answer_label, answer_text
+from leads.admin.lead_answers import LeadAnswersAdminMixin
 from leads.admin.mappings import STATUS_HELP, crm_field_names, mapping_preview, mapping_url
+from leads.answers import lead_answers_editable
 from leads.dashboard import day_start
-from leads.models import Lead
+from leads.history import lead_history
+from leads.models import Lead, LeadEvent
 from leads.review import leads_ignore, leads_unignore
 from mappings import engine
 from mappings.forms import integration_catalogues, source_name
@@ -147,7 +151,7 @@ def lead_answers(lead: Lead) -> dict:
 
 
 @admin.register(Lead)
-class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
+class LeadAdmin(LeadAnswersAdminMixin, LeadDatastoreMixin, admin.ModelAdmin):
     """Where staff review leads: why one failed (the CRM's answer and each field's outcome), what
     the mapping makes of it now, the answers as the member gave them, and a retry. The list leads
     to each form's table of leads and exports as CSV (LeadDatastoreMixin)."""
@@ -194,6 +198,7 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path("<int:pk>/retry/", self.admin_site.admin_view(self.retry_view), name="%s_%s_retry" % info),
+            path("<int:pk>/answers/", self.admin_site.admin_view(self.answers_view), name="%s_%s_answers" % info),
         ] + super().get_urls()
 
     def retry_view(self, request, pk):
@@ -237,6 +242,7 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
                             if mapping else "",
             })
         deleted = lead.state == Lead.State.DELETED
+        attempts = list(lead.push_attempts.select_related("run").order_by("at", "pk"))
         return {
             "mapping_url": mapping_url(integration.pk),
             "outcomes": outcomes,
@@ -246,9 +252,11 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
             "answers": lead_answers(lead),
             "raw": json.dumps(lead.raw, indent=2, ensure_ascii=False, sort_keys=True),
             "deleted": deleted,
-            "attempts": list(lead.push_attempts.select_related("run").order_by("at", "pk")),
+            "attempts": attempts,
             "retry_limit": settings.LEADSYNC_LEAD_RETRIES,
             "retry_url": reverse("admin:leads_lead_retry", args=[lead.pk]) if lead.state == Lead.State.FAILED else "",
+            "answers_url": reverse("admin:leads_lead_answers", args=[lead.pk]) if lead_answers_editable(lead) else "",
+            "history": lead_history(lead=lead, attempts=attempts),
         }
 
     @admin.display(description="mapping")
@@ -278,9 +286,14 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
         if not count:
             self.message_user(request, "None of the selected leads has failed.", messages.WARNING)
             return
-        queue_after_commit(self, request, [lambda i=i, ids=ids: tasks.retry_failed.delay(i, lead_ids=ids)
-                               for i, ids in by_integration.items()],
-               f"Queued a retry of {count} failed lead(s); follow it under Sync runs.")
+        # Recorded before the task is queued, which may run it at once (an eager Celery, autocommit):
+        # the retry comes before its push in the history. Taken back when nothing could be queued.
+        recorded = events.record([i for ids in by_integration.values() for i in ids], LeadEvent.Kind.RETRIED,
+                                 request.user.get_username(), LeadEvent.Via.ADMIN)
+        if not queue_after_commit(self, request, [lambda i=i, ids=ids: tasks.retry_failed.delay(i, lead_ids=ids)
+                                                  for i, ids in by_integration.items()],
+                                  f"Queued a retry of {count} failed lead(s); follow it under Sync runs."):
+            events.events_forget(recorded)
 
     @admin.action(description="Retry all failed with the same error", permissions=["change"])
     def retry_same_error(self, request, queryset):
@@ -297,10 +310,15 @@ class LeadAdmin(LeadDatastoreMixin, admin.ModelAdmin):
                 .values("integration_id").annotate(n=Count("pk")).values_list("integration_id", "n"))
         per_integration = dict(rows)
         count = sum(per_integration.values())
-        queue_after_commit(self, request, [lambda i=i: tasks.retry_failed.delay(i, error_codes=codes)
-                                           for i in sorted(per_integration)],
-                           f"Queued a retry of {count} failed lead(s) with error {', '.join(codes)} in "
-                           f"{len(per_integration)} integration(s); follow it under Sync runs.")
+        ids = list(Lead.objects.filter(state=Lead.State.FAILED, error_code__in=codes,
+                                       integration_id__in=per_integration).values_list("pk", flat=True))
+        recorded = events.record(ids, LeadEvent.Kind.RETRIED, request.user.get_username(), LeadEvent.Via.ADMIN,
+                                 detail={"error_codes": codes})
+        if not queue_after_commit(self, request, [lambda i=i: tasks.retry_failed.delay(i, error_codes=codes)
+                                                  for i in sorted(per_integration)],
+                                  f"Queued a retry of {count} failed lead(s) with error {', '.join(codes)} in "
+                                  f"{len(per_integration)} integration(s); follow it under Sync runs."):
+            events.events_forget(recorded)
 
     @admin.action(description="Ignore selected leads…", permissions=["change"])
     def ignore(self, request, queryset):

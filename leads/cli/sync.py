@@ -3,7 +3,8 @@
 import re
 
 from leads.cli.base import failed, parse_since, subcommand, usage
-from leads.models import Lead, SyncRun
+from leads import events
+from leads.models import Lead, LeadEvent, SyncRun
 from leads.pipeline.locks import SyncBusy
 from leads.pipeline.reconcile import DEFAULT_DAYS, integration_reconcile
 from leads.pipeline.sync import integrations_sync, leads_retry_failed
@@ -79,7 +80,8 @@ def _error_codes(values):
 
 def retry_failed(command, options):
     """With --error, only the leads failed with those codes, and only the integrations that have
-    some get a retry run: a code no failed lead has retries nothing (exit 0)."""
+    some get a retry run: a code no failed lead has retries nothing (exit 0). Each lead retried gets
+    a "retried" event (by "cli", with its run) in one INSERT per integration."""
     codes = _error_codes(options.get("error_codes"))
     integrations = _integrations(options["form_ids"])
     if codes is not None:
@@ -92,6 +94,9 @@ def retry_failed(command, options):
             runs.append(leads_retry_failed(integration=integration, error_codes=codes, progress=command.progress))
         except SyncBusy:
             busy.append(integration)
+            continue
+        events.record(getattr(runs[-1], "retried_lead_ids", []), LeadEvent.Kind.RETRIED, "cli", LeadEvent.Via.CLI,
+                      detail={"run": runs[-1].pk})
     return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]), error_codes=codes)
 
 

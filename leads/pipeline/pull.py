@@ -62,7 +62,8 @@ class FormVersions:
 
 # --- storing ------------------------------------------------------------------------------------
 
-def _email_of(normalized: dict) -> str:
+def email_of(normalized: dict) -> str:
+    """The address a normalised lead gives (EMAIL before WORK_EMAIL), trimmed, as the email column keeps it."""
     found = ""
     for answer in normalized.get("answers", {}).values():
         if answer.get("predefined_field") in EMAIL_FIELDS and isinstance(answer.get("value"), str):
@@ -97,7 +98,7 @@ def _lead_row(integration: Integration, element: dict, normalized: dict) -> Lead
         "submitter_urn": _fit(normalized.get("submitter_urn"), "submitter_urn") or None,
         "associated_entity_urn": _fit(entity.get("urn"), "associated_entity_urn"),
         "campaign_urn": _fit(normalized.get("campaign_urn"), "campaign_urn"),
-        "email": _email_of(normalized),
+        "email": email_of(normalized),
         "raw": element,
         "answers": normalized,
         "state": state,

@@ -184,7 +184,8 @@ def leads_retry_failed(*, integration: Integration, lead_ids=None, error_codes=N
     """Push the integration's failed leads (or only those of `lead_ids`, and/or only those whose
     last error is one of `error_codes`, Lead.error_code) again, after a fix of the mapping or the
     data, as a retry run. Leads that are not failed (ignored ones included) are left alone. Raises
-    SyncBusy when a sync holds the integration."""
+    SyncBusy when a sync holds the integration. The run's `retried_lead_ids` (not a column) lists the
+    leads it took up, for the caller's history (leads.events: never written here)."""
     with (integration_locked(integration=integration) as lock,
           sync_run(integration=integration, trigger=SyncRun.Trigger.RETRY) as run):
         failed = integration.leads.filter(state=Lead.State.FAILED)
@@ -193,6 +194,7 @@ def leads_retry_failed(*, integration: Integration, lead_ids=None, error_codes=N
         if error_codes is not None:
             failed = failed.filter(error_code__in=list(error_codes))
         ids = list(failed.values_list("pk", flat=True))
+        run.retried_lead_ids = ids
         failed.update(state=Lead.State.PENDING, retries=0, retry_at=None)
         leads_push(integration=integration, leads_qs=Lead.objects.filter(pk__in=ids), run=run, progress=progress,
                    lock=lock)
