@@ -2,6 +2,6 @@
 `register(subparsers)` adds its subcommands, every one with `--json` and a `handler(command,
 options)`; the management command builds its parser from `MODULES` and dispatches (leads/cli/base)."""
 
-from leads.cli import connections, integrations, mappings, ops, people, sync
+from leads.cli import audit, connections, integrations, mappings, ops, people, sync
 
-MODULES = (connections, integrations, mappings, sync, people, ops)
+MODULES = (connections, integrations, mappings, sync, people, ops, audit)

@@ -433,3 +433,27 @@ def test_no_secret_is_in_any_event(admin_client, integration, tmp_path):
 def test_record_is_the_one_way_in(integration):
     event = record(integration, Kind.PAUSED, *CLI, "Paused.", {"state": {"old": "active", "new": "paused"}})
     assert (event.actor, event.via, event.detail["state"]["new"]) == ("cli", "cli", "paused")
+
+
+# --- `leadsync audit` --------------------------------------------------------------------------------------------
+
+
+def test_leadsync_audit_lists_the_events_newest_first_with_json(integration):
+    assert cli("pause", integration.form.linkedin_id).code == 0
+    assert cli("resume", integration.form.linkedin_id).code == 0
+    result = cli("audit", integration.form.linkedin_id, "--json")
+    assert result.code == 0, result.err
+    assert [(e["kind"], e["actor"], e["via"]) for e in result.json["events"]] == [
+        ("resumed", "cli", "cli"), ("paused", "cli", "cli")]
+    assert result.json["events"][0]["detail"] == {"state": {"old": "paused", "new": "active"}}
+    text = cli("audit", integration.form.linkedin_id, "--kind", "paused", "--limit", "5")
+    assert text.code == 0 and "Paused by cli (Command line)" in text.out and "Resumed" not in text.out
+
+
+@pytest.mark.parametrize("args", [["--limit", "0"], ["--kind", "nope"]])
+def test_leadsync_audit_refuses_bad_usage_with_exit_2(integration, args):
+    assert cli("audit", integration.form.linkedin_id, *args).code == 2
+
+
+def test_leadsync_audit_of_an_unknown_form_is_bad_usage():
+    assert cli("audit", "999999").code == 2
