@@ -101,7 +101,8 @@ def sync_started(*, integration: Integration, by: Actor, trigger: str, days=None
     """A sync, backfill or retry of failed leads started by hand: the admin records it as it queues
     it, the CLI once it ran (with its run, or `busy` when another sync held the integration)."""
     what = {"manual": "Sync (pull and push) started", "retry": "Retry of the failed leads started",
-            "backfill": "Backfill started"}.get(str(trigger), f"{trigger} started")
+            "backfill": "Backfill started",
+            "schedule": "Its scheduled sync run now from the beat schedules list"}.get(str(trigger), f"{trigger} started")
     window = f" for the last {days} days" if days else f" from {since.isoformat()}" if since else ""
     detail = {"trigger": str(trigger), "days": days, "since": since.isoformat() if since else None}
     if run is not None:

@@ -457,3 +457,35 @@ def test_leadsync_audit_refuses_bad_usage_with_exit_2(integration, args):
 
 def test_leadsync_audit_of_an_unknown_form_is_bad_usage():
     assert cli("audit", "999999").code == 2
+
+
+# --- the integration's beat entry, edited behind its page (superusers only) -------------------------------------
+
+
+def beat_action(client, name, integration):
+    return client.post(reverse("admin:django_celery_beat_periodictask_changelist"),
+                       {"action": name, "_selected_action": [Integration.objects.get(pk=integration.pk).periodic_task_id]})
+
+
+def test_disabling_an_integrations_beat_entry_in_the_schedules_list_is_one_schedule_event(admin_client, integration):
+    assert beat_action(admin_client, "disable_tasks", integration).status_code == 302
+    event = the_event(integration, kind=Kind.SCHEDULE_CHANGED, actor="admin", via=Via.ADMIN)
+    assert event.detail == {"beat_entry_enabled": {"old": True, "new": False}}
+    IntegrationEvent.objects.all().delete()
+    beat_action(admin_client, "toggle_tasks", integration)
+    the_event(integration, kind=Kind.SCHEDULE_CHANGED, detail={"beat_entry_enabled": {"old": False, "new": True}})
+
+
+def test_the_schedules_list_keeps_its_actions_labels(admin_client, integration):
+    page = admin_client.get(reverse("admin:django_celery_beat_periodictask_changelist")).content.decode()
+    assert "Disable selected tasks" in page and "Run selected tasks" in page
+
+
+def test_a_heartbeat_entry_changed_in_the_schedules_list_is_no_integrations_event(admin_client, integration):
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.HOURS)
+    other = PeriodicTask.objects.create(name="not an integration", task="x", interval=every)
+    admin_client.post(reverse("admin:django_celery_beat_periodictask_changelist"),
+                      {"action": "disable_tasks", "_selected_action": [other.pk]})
+    assert not IntegrationEvent.objects.exists()
