@@ -279,9 +279,10 @@ def mapping_import_rows(*, integration: Integration, document) -> tuple[dict, li
     each row, and changes nothing. Rows of the form the document does not name are kept as they
     are. A torn-down integration takes an import too, so that recreate starts from it.
 
-    Returns {"updated", "created", "unchanged", "kept"}: rows changed, rows made for a source of
-    the form that had none, rows named but already so, rows not named; and each row changed or
-    made, with its columns' old and new values (what the audit trail records)."""
+    Returns (summary, rows): the summary {"updated", "created", "unchanged", "kept"} counts rows
+    changed, rows made for a source of the form that had none, rows named but already so, and rows
+    not named; `rows` is each row changed or made with its columns' old and new values (what the
+    audit trail records)."""
     entries, problems = _document_rows(document)
     if problems:
         raise MappingError(" ".join(problems))
