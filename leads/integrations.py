@@ -28,8 +28,14 @@ from connectors.subscriptions import lead_notifications_subscribe, lead_notifica
 from leads.models import Lead, SyncRun
 from leads.pipeline.locks import integration_lock_release, integration_lock_take_over
 from leads.tasks import purge_expired_personal_data, reconcile_integrations, sweep_notifications, sync_integration
-from mappings.models import Integration
-from mappings.services import crm_fields_create_for_form, form_definition, integration_mappings_complete, mapping_import
+from mappings.audit import SYSTEM, Actor, record_by, row_source
+from mappings.models import Integration, IntegrationEvent
+from mappings.services import (
+    crm_fields_create_for_form,
+    form_definition,
+    integration_mappings_complete,
+    mapping_import_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +61,15 @@ def _refuse_a_second_live_integration(form: LeadForm) -> None:
 def integration_enable(
     *, form: LeadForm, crm_connection: CrmConnection, every: int | None = None, include_test_leads: bool = False,
     create_fields: bool = True, field_sources=None, lead_types=None, on_linkedin_delete: str | None = None,
+    by: Actor | None = SYSTEM,
 ) -> Integration:
     """Create the integration for a form (LGF-103/104): create the CRM custom fields the form
     needs (all of them, or those of `field_sources`, (kind, key) pairs; none without
     `create_fields`), auto-map every question, hidden field, consent and metadata key to the CRM's
     fields, schedule the pull and subscribe lead notifications. `lead_types` narrows the types
     pulled (default: all the form receives); `on_linkedin_delete` is the reaction to LinkedIn's
-    DELETED notifications (default: from LEADSYNC_DELETE_CRM_LEADS). Refuses a form that already has a live integration,
+    DELETED notifications (default: from LEADSYNC_DELETE_CRM_LEADS); `by` is who enabled it, for
+    the audit trail. Refuses a form that already has a live integration,
     whose fields were never discovered, that LinkedIn no longer lists, or that is a draft."""
     _refuse_a_second_live_integration(form)
     definition = form_definition(form)
@@ -82,8 +90,10 @@ def integration_enable(
         raise IntegrationError(f"Form {form.linkedin_id} does not receive {', '.join(unknown)} leads "
                                f"(it receives {', '.join(form.receives())}).")
     choice = {} if on_linkedin_delete is None else {"on_linkedin_delete": _on_delete_choice(on_linkedin_delete)}
+    created = []
     if create_fields:  # HTTP: never inside the transaction below
-        crm_fields_create_for_form(crm_connection=crm_connection, definition=definition, sources=field_sources)
+        created = crm_fields_create_for_form(crm_connection=crm_connection, definition=definition,
+                                             sources=field_sources)
     with transaction.atomic():
         _refuse_a_second_live_integration(form)
         integration = Integration.objects.create(
@@ -92,6 +102,17 @@ def integration_enable(
         )
         integration_mappings_complete(integration=integration)
         integration_schedule(integration=integration)
+        rows = list(integration.mappings.order_by("position", "pk"))
+        mapped = [{**row_source(row), "crm_field": row.crm_field, "transform": row.transform}
+                  for row in rows if row.crm_field]
+        record_by(by, integration, IntegrationEvent.Kind.ENABLED,
+                  f"Enabled form {form.linkedin_id} into the CRM connection {crm_connection.name}, every {every} "
+                  f"minutes; {len(mapped)} of {len(rows)} sources auto-mapped"
+                  + (f", {len(created)} CRM field(s) created" if created else "") + ".",
+                  {"crm_connection": crm_connection.name, "sync_every_minutes": every, "lead_types": lead_types,
+                   "include_test_leads": include_test_leads, "on_linkedin_delete": integration.on_linkedin_delete,
+                   "crm_fields_created": created, "auto_mapped": mapped,
+                   "not_mapped": [row_source(row) for row in rows if not row.crm_field]})
     _subscribe_or_warn(integration)  # HTTP again, after the commit
     return integration
 
@@ -103,7 +124,8 @@ def _on_delete_choice(value: str) -> str:
     return value
 
 
-def integration_configure(*, integration: Integration, on_linkedin_delete: str | None = None) -> Integration:
+def integration_configure(*, integration: Integration, on_linkedin_delete: str | None = None,
+                          by: Actor | None = SYSTEM) -> Integration:
     """Change an integration's settings that need no schedule or subscription change: today its
     reaction to LinkedIn's DELETED notifications ("local": erase in LeadSync only; "crm": also
     delete the CRM record). Takes effect for the next notification processed, including those
@@ -113,11 +135,43 @@ def integration_configure(*, integration: Integration, on_linkedin_delete: str |
     if on_linkedin_delete is not None:
         changes["on_linkedin_delete"] = _on_delete_choice(on_linkedin_delete)
     if changes:
-        Integration.objects.filter(pk=integration.pk).update(**changes, updated_at=timezone.now())
-        for name, value in changes.items():
-            setattr(integration, name, value)
+        before = {name: getattr(integration, name) for name in changes}
+        with transaction.atomic():
+            Integration.objects.filter(pk=integration.pk).update(**changes, updated_at=timezone.now())
+            for name, value in changes.items():
+                setattr(integration, name, value)
+            integration_edits_record(integration=integration,
+                                     changes={name: (before[name], value) for name, value in changes.items()}, by=by)
         logger.info("integration %s configured: %s", integration, changes)
     return integration
+
+
+# What an edit of these settings is, in the audit trail; the others are "settings changed".
+_SETTING_LABELS = {"name": "name", "lead_types": "lead types", "include_test_leads": "push test leads",
+                   "on_linkedin_delete": "when LinkedIn deletes a lead", "sync_every_minutes": "every (minutes)",
+                   "state": "state"}
+
+
+def integration_edits_record(*, integration: Integration, changes: dict, by: Actor | None) -> None:
+    """Record edits of an integration's settings ({field: (old, new)}, e.g. from its admin page):
+    a state change as "paused" or "resumed", an interval as "schedule changed", the rest as one
+    "settings changed". Values that did not change are left out; nothing changed, nothing recorded."""
+    changes = {name: (old, new) for name, (old, new) in changes.items() if old != new}
+    if "state" in changes:
+        old, new = changes.pop("state")
+        kind = IntegrationEvent.Kind.PAUSED if new == Integration.State.PAUSED else IntegrationEvent.Kind.RESUMED
+        record_by(by, integration, kind, f"{'Paused' if kind == IntegrationEvent.Kind.PAUSED else 'Resumed'} "
+                  "on the integration's settings.", {"state": {"old": old, "new": new}})
+    if "sync_every_minutes" in changes:
+        old, new = changes.pop("sync_every_minutes")
+        record_by(by, integration, IntegrationEvent.Kind.SCHEDULE_CHANGED,
+                  f"Schedule changed: every {new} minutes (was every {old}).",
+                  {"sync_every_minutes": {"old": old, "new": new}})
+    if changes:
+        record_by(by, integration, IntegrationEvent.Kind.SETTINGS_CHANGED,
+                  "Settings changed: " + "; ".join(f"{_SETTING_LABELS.get(name, name)} {new!r} (was {old!r})"
+                                                  for name, (old, new) in changes.items()) + ".",
+                  {name: {"old": old, "new": new} for name, (old, new) in changes.items()})
 
 
 # --- the schedule -----------------------------------------------------------------------------------
@@ -185,20 +239,20 @@ def integration_schedule_follow(*, integration: Integration) -> None:
         integration_schedule(integration=integration)
 
 
-def integration_pause(*, integration: Integration) -> Integration:
+def integration_pause(*, integration: Integration, by: Actor | None = SYSTEM) -> Integration:
     """Stop the integration's schedule without tearing it down: no scheduled pull runs until it is
     resumed (a manual sync still can); lead notifications are still stored and picked up later.
     IntegrationError for one that is not active, saying what it is."""
-    return _set_state(integration, Integration.State.PAUSED, allowed_from=Integration.State.ACTIVE)
+    return _set_state(integration, Integration.State.PAUSED, allowed_from=Integration.State.ACTIVE, by=by)
 
 
-def integration_resume(*, integration: Integration) -> Integration:
+def integration_resume(*, integration: Integration, by: Actor | None = SYSTEM) -> Integration:
     """Start a paused integration's schedule again; its next pull starts from its watermark, so
     nothing submitted meanwhile is missed."""
-    return _set_state(integration, Integration.State.ACTIVE, allowed_from=Integration.State.PAUSED)
+    return _set_state(integration, Integration.State.ACTIVE, allowed_from=Integration.State.PAUSED, by=by)
 
 
-def _set_state(integration: Integration, state: str, *, allowed_from: str) -> Integration:
+def _set_state(integration: Integration, state: str, *, allowed_from: str, by: Actor | None) -> Integration:
     with transaction.atomic():
         current = Integration.objects.select_for_update().get(pk=integration.pk)
         if current.state != allowed_from:
@@ -211,6 +265,11 @@ def _set_state(integration: Integration, state: str, *, allowed_from: str) -> In
         Integration.objects.filter(pk=integration.pk).update(state=state, updated_at=timezone.now())
         integration.state = state
         integration_schedule(integration=integration)
+        paused = state == Integration.State.PAUSED
+        record_by(by, integration, IntegrationEvent.Kind.PAUSED if paused else IntegrationEvent.Kind.RESUMED,
+                  "Paused: no scheduled pull runs until it is resumed." if paused
+                  else "Resumed: the next scheduled pull starts from the watermark.",
+                  {"state": {"old": allowed_from, "new": state}})
     logger.info("integration %s %s", integration, "paused" if state == Integration.State.PAUSED else "resumed")
     return integration
 
@@ -260,7 +319,7 @@ def integration_unsubscribe(*, integration: Integration) -> list[str]:
 
 # --- teardown and recreate (LGF-108) --------------------------------------------------------------------
 
-def integration_teardown(*, integration: Integration, purge: bool = False) -> dict:
+def integration_teardown(*, integration: Integration, purge: bool = False, by: Actor | None = SYSTEM) -> dict:
     """Stop the schedule, delete the webhook subscriptions, mark the integration torn down, and
     with `purge` delete its stored leads and runs (personal data). A sync running meanwhile is
     stopped: the teardown takes its lock over, and the sync ends at its next page or CRM call
@@ -292,6 +351,11 @@ def integration_teardown(*, integration: Integration, purge: bool = False) -> di
     finally:
         integration_lock_release(integration=integration, token=token)
     integration.refresh_from_db()
+    record_by(by, integration, IntegrationEvent.Kind.TORN_DOWN,
+              "Torn down: schedule removed" + (f", {purged['leads']} stored leads and {purged['runs']} runs purged"
+                                               if purge else ", stored leads kept")
+              + (", a running sync stopped" if stopped else "") + "".join(f"; {w}" for w in warnings) + ".",
+              {"purge": purge, "purged": purged if purge else None, "stopped_sync": stopped, "warnings": warnings})
     logger.info("integration %s torn down%s%s", integration, " and purged" if purge else "",
                 " (a running sync of it was stopped)" if stopped else "")
     return {"integration": integration.pk, "form_id": integration.form.linkedin_id, "state": integration.state,
@@ -310,7 +374,7 @@ def _running_runs_wait(integration, *, until, step=0.5):
 _sleep = time.sleep
 
 
-def integration_recreate(*, form: LeadForm, mapping: dict | None = None) -> dict:
+def integration_recreate(*, form: LeadForm, mapping: dict | None = None, by: Actor | None = SYSTEM) -> dict:
     """Bring back the form's torn-down integration with its saved mapping (completed with any
     source a newer form version added), its schedule and its subscriptions. It resumes from its
     watermark; leads already stored are never pushed again. With `mapping` (a mapping document,
@@ -323,13 +387,19 @@ def integration_recreate(*, form: LeadForm, mapping: dict | None = None) -> dict
     if integration is None:
         raise IntegrationError(f"Form {form.linkedin_id} has no torn-down integration to recreate: use `leadsync enable`.")
     with transaction.atomic():
-        imported = None if mapping is None else mapping_import(integration=integration, document=mapping)
+        imported, rows = (None, []) if mapping is None else mapping_import_rows(integration=integration,
+                                                                                 document=mapping)
         now = timezone.now()
         Integration.objects.filter(pk=integration.pk).update(
             state=Integration.State.ACTIVE, torn_down_at=None, recreated_at=now, updated_at=now)
         integration.state, integration.torn_down_at, integration.recreated_at = Integration.State.ACTIVE, None, now
         added = integration_mappings_complete(integration=integration)
         integration_schedule(integration=integration)
+        record_by(by, integration, IntegrationEvent.Kind.RECREATED,
+                  "Recreated from " + (f"a mapping document ({imported['updated']} row(s) changed, {imported['created']} "
+                                       "added)" if imported else "its saved mapping")
+                  + f", {added} new source(s) mapped; it resumes from its watermark.",
+                  {"mapping_imported": imported, "rows": rows, "mappings_added": added})
     warnings = _subscribe_or_warn(integration)
     return {"integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state,
             "watermark": integration.watermark, "mappings_added": added, "mapping_imported": imported,

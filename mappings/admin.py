@@ -5,12 +5,16 @@ Filtered by integration, this list is that integration's mapping editor for the 
 they may change mappings but not integrations, so the fix of a failed lead's mapping happens here
 (the rows in place, or one row on its change page)."""
 
+import json
+
 from django.contrib import admin
 from django.urls import reverse
+from django.utils.html import format_html
 
 from connectors.crm.schema import EMAIL_FIELD
+from mappings.audit import admin_user, form_edits, mapping_edited
 from mappings.forms import FieldMappingChangeForm, FieldMappingChangelistFormSet, FieldMappingForm
-from mappings.models import FieldMapping, Integration
+from mappings.models import FieldMapping, Integration, IntegrationEvent
 
 
 @admin.register(FieldMapping)
@@ -48,7 +52,23 @@ class FieldMappingAdmin(admin.ModelAdmin):
         if integration is not None:
             context["mapping_integration"] = integration
             context["mapping_integration_url"] = reverse("admin:mappings_integration_change", args=[integration.pk])
-        return super().changelist_view(request, context)
+        # The rows saved in place are collected by save_model: one audit event per integration edited.
+        request._mapping_edits = edits = {}
+        response = super().changelist_view(request, context)
+        for rows in edits.values():
+            mapping_edited(integration=rows[0][0], rows=[change for _, change in rows], by=admin_user(request.user))
+        return response
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        edit = form_edits(form) if change else None
+        if edit is None:
+            return
+        collected = getattr(request, "_mapping_edits", None)
+        if collected is None:  # a row's own change page: its one event
+            mapping_edited(integration=obj.integration, rows=[edit], by=admin_user(request.user))
+        else:
+            collected.setdefault(obj.integration_id, []).append((obj.integration, edit))
 
     def get_changelist_form(self, request, **kwargs):
         return super().get_changelist_form(request, form=FieldMappingForm, **kwargs)
@@ -59,3 +79,32 @@ class FieldMappingAdmin(admin.ModelAdmin):
     @admin.display(description="source", ordering="source_label")
     def source(self, obj):
         return obj.source_label or obj.source_key
+
+
+@admin.register(IntegrationEvent)
+class IntegrationEventAdmin(admin.ModelAdmin):
+    """The integrations' audit trail: who enabled, edited, paused, tore down or synced what, from the
+    admin or the command line. Read-only for everyone, superusers included (a record of what was done
+    is not edited); the Lead sync admins may view it."""
+
+    list_display = ("at", "integration", "kind", "actor", "via", "summary")
+    list_display_links = ("at",)
+    list_filter = ("kind", "via", "integration")
+    list_select_related = ("integration",)
+    search_fields = ("summary", "actor")
+    date_hierarchy = "at"
+    fields = ("at", "integration", "kind", "actor", "via", "summary", "details")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="what changed")
+    def details(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.detail, indent=2, ensure_ascii=False, sort_keys=True))

@@ -4,6 +4,7 @@ field mappings (each form source to one CRM field, with a transform)."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from connectors.models import CrmConnection, LeadForm
 
@@ -144,3 +145,50 @@ class FieldMapping(models.Model):
 
     def __str__(self):
         return f"{self.source_label or self.source_key} → {self.crm_field or '(not synced)'}"
+
+
+class IntegrationEvent(models.Model):
+    """One thing done to an integration, by whom and from where: the audit trail its page shows.
+    Written by mappings.audit.record from the services the admin and the CLI share, so both leave
+    the same trail. It names sources and CRM fields, never a credential or anything a lead said."""
+
+    class Kind(models.TextChoices):
+        ENABLED = "enabled", "Enabled"
+        MAPPING_CHANGED = "mapping_changed", "Mapping changed"
+        MAPPING_IMPORTED = "mapping_imported", "Mapping imported"
+        MAPPING_AUTO = "mapping_auto", "Mapping completed for a new form version"
+        MAPPING_REVIEWED = "mapping_reviewed", "Mapping marked reviewed"
+        SETTINGS_CHANGED = "settings_changed", "Settings changed"
+        SCHEDULE_CHANGED = "schedule_changed", "Schedule changed"
+        PAUSED = "paused", "Paused"
+        RESUMED = "resumed", "Resumed"
+        TORN_DOWN = "torn_down", "Torn down"
+        RECREATED = "recreated", "Recreated"
+        SYNC_STARTED = "sync_started", "Sync started by hand"
+        RECONCILED = "reconciled", "Reconciled by hand"
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        CLI = "cli", "Command line"
+        SYSTEM = "system", "LeadSync itself"
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField("when", default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
+    actor = models.CharField(
+        "by", max_length=150, help_text="The admin user's name, \"cli\" for the command line, \"system\" for LeadSync itself.")
+    via = models.CharField(max_length=10, choices=Via.choices, help_text="Where it was done.")
+    summary = models.TextField(help_text="What was done, in a sentence.")
+    detail = models.JSONField(
+        default=dict, blank=True,
+        help_text="What changed (for a mapping: each row's source with its old and new CRM field, transform, option "
+                  "and whether it is synced). Never a credential or a lead's data.")
+
+    class Meta:
+        verbose_name = "integration event"
+        verbose_name_plural = "integration audit trail"
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["integration", "-at"], name="integrationevent_trail")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} by {self.actor}"

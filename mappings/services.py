@@ -12,8 +12,9 @@ from connectors.exceptions import BadPayload, LeadSyncError
 from connectors.payloads import check_storable
 from connectors.models import CrmConnection, LeadForm
 from mappings import engine
+from mappings.audit import SYSTEM, Actor, record_by, row_change, row_source, row_values, rows_text
 from mappings.forms import RowState, integration_catalogues, mapping_conflicts, source_name, whole_mapping_errors
-from mappings.models import FieldMapping, Integration
+from mappings.models import FieldMapping, Integration, IntegrationEvent
 
 
 class MappingError(LeadSyncError):
@@ -57,7 +58,7 @@ def mapping_fields_suggested(*, integration: Integration) -> list[tuple[str, str
     return engine.custom_field_suggestions(definition, list(integration.mappings.all()))
 
 
-def mapping_fields_create(*, integration: Integration, sources) -> list[dict]:
+def mapping_fields_create(*, integration: Integration, sources, by: Actor | None = SYSTEM) -> list[dict]:
     """The mapping editor's "create as a new CRM field": for each of these unmapped sources ((kind,
     key) pairs), a CRM custom field with the label and type suggested for it (one the CRM already
     has under that label is used as it is, never made twice), then the catalogue is reloaded and
@@ -76,19 +77,25 @@ def mapping_fields_create(*, integration: Integration, sources) -> list[dict]:
         crm_fields_load(connection=crm)
         existing = {f["label"].casefold(): f["system_name"] for f in crm_field_catalogue(crm) if f.get("is_custom")}
     taken = set(integration.mappings.exclude(crm_field="").values_list("crm_field", flat=True))
-    mapped = []
+    mapped, changes = [], []
     for kind, key, field in wanted:
         system_name = existing.get(field["label"].casefold())
         if not system_name or system_name in taken:
             continue
         row = integration.mappings.get(source_kind=kind, source_key=key)
+        old = row_values(row)
         row.crm_field, row.enabled = system_name, True
         if kind == FieldMapping.SourceKind.CONSENT:
             row.transform = "one_zero"  # the field made for a consent is a yes/no (bit) field
         row.save(update_fields=["crm_field", "enabled", "transform"])
         taken.add(system_name)
+        changes.append(row_change(row, old, row_values(row)))
         mapped.append({"source_kind": kind, "source_key": key, "source_label": row.source_label,
                        "crm_field": system_name, "label": field["label"]})
+    if mapped:
+        record_by(by, integration, IntegrationEvent.Kind.MAPPING_CHANGED,
+                  f"Created {len(mapped)} CRM field(s) and mapped them: {rows_text([c for c in changes if c])}.",
+                  {"rows": [c for c in changes if c], "crm_fields_created": [m["label"] for m in mapped]})
     return mapped
 
 
@@ -150,14 +157,28 @@ def integrations_review_form_version(*, form: LeadForm, version: int, **signal) 
                       since=review.get("since") or timezone.now().isoformat(timespec="seconds"))
         Integration.objects.filter(pk=integration.pk).update(mapping_review=review)
         integration.mapping_review = review
+        new_rows = [r for r in rows if r.pk not in before]
+        record_by(SYSTEM, integration, IntegrationEvent.Kind.MAPPING_AUTO,
+                  f"Version {version} of the form changed its sources: {len(new_rows)} row(s) added "
+                  f"({sum(1 for r in new_rows if r.crm_field)} auto-mapped), {len(removed)} source(s) no longer on the "
+                  "form; the mapping needs review.",
+                  {"version": version, "rows_added": [{**row_source(r), "crm_field": r.crm_field} for r in new_rows],
+                   "removed": removed})
         flagged.append(integration)
     return flagged
 
 
-def integration_mapping_reviewed(*, integration: Integration) -> None:
-    """An admin looked at the mapping after a form change: the flag goes."""
+def integration_mapping_reviewed(*, integration: Integration, by: Actor | None = SYSTEM) -> None:
+    """An admin looked at the mapping after a form change: the flag goes (recorded when there was one;
+    `by=None` when the caller's own event says it, as a saved mapping edit does)."""
+    review = integration.mapping_review or {}
     Integration.objects.filter(pk=integration.pk).update(mapping_review={})
     integration.mapping_review = {}
+    if review:
+        record_by(by, integration, IntegrationEvent.Kind.MAPPING_REVIEWED,
+                  f"Mapping marked reviewed (flagged by version {review.get('version')} of the form).",
+                  {"version": review.get("version"), "added": review.get("added", []),
+                   "removed": review.get("removed", [])})
 
 
 # --- export and import ----------------------------------------------------------------------------------
@@ -234,8 +255,20 @@ def _document_rows(document) -> tuple[list[dict], list[str]]:
     return rows, problems
 
 
+@transaction.atomic
+def mapping_import(*, integration: Integration, document, by: Actor | None = SYSTEM) -> dict:
+    """`mapping_import_rows` recorded as one event of `by` (none with `by=None`), in the import's
+    transaction; returns its summary."""
+    summary, rows = mapping_import_rows(integration=integration, document=document)
+    record_by(by, integration, IntegrationEvent.Kind.MAPPING_IMPORTED,
+              f"Mapping imported: {summary['updated']} row(s) changed, {summary['created']} added, "
+              f"{summary['unchanged']} already so, {summary['kept']} not in the document kept"
+              + (f" ({rows_text(rows)})." if rows else "."), {**summary, "rows": rows})
+    return summary
+
+
 @transaction.atomic  # what is checked is what is changed: no edit slips in between
-def mapping_import(*, integration: Integration, document) -> dict:
+def mapping_import_rows(*, integration: Integration, document) -> tuple[dict, list[dict]]:
     """Make the integration's mapping what `document` (a `mapping_export` document) says, row by
     row. Every row it names must be a source of the integration's form (a question, hidden field
     or consent of its newest version, a metadata key, or a source the integration already has a
@@ -246,8 +279,10 @@ def mapping_import(*, integration: Integration, document) -> dict:
     each row, and changes nothing. Rows of the form the document does not name are kept as they
     are. A torn-down integration takes an import too, so that recreate starts from it.
 
-    Returns {"updated", "created", "unchanged", "kept"}: rows changed, rows made for a source of
-    the form that had none, rows named but already so, rows not named."""
+    Returns (summary, rows): the summary {"updated", "created", "unchanged", "kept"} counts rows
+    changed, rows made for a source of the form that had none, rows named but already so, and rows
+    not named; `rows` is each row changed or made with its columns' old and new values (what the
+    audit trail records)."""
     entries, problems = _document_rows(document)
     if problems:
         raise MappingError(" ".join(problems))
@@ -307,5 +342,9 @@ def mapping_import(*, integration: Integration, document) -> dict:
                and any(getattr(row, c) != getattr(stored[(row.source_kind, row.source_key)], c) for c in _EDITED)]
     FieldMapping.objects.bulk_create(created)
     FieldMapping.objects.bulk_update(changed, _EDITED)
-    return {"updated": len(changed), "created": len(created), "unchanged": len(touched) - len(changed) - len(created),
-            "kept": len(stored) - (len(touched) - len(created))}
+    rows = [row_change(row, row_values(stored[(row.source_kind, row.source_key)]), row_values(row)) for row in changed]
+    rows += [{**row_source(row), "created": True,
+              "changes": {column: {"old": None, "new": value} for column, value in row_values(row).items()}}
+             for row in created]
+    return ({"updated": len(changed), "created": len(created), "unchanged": len(touched) - len(changed) - len(created),
+             "kept": len(stored) - (len(touched) - len(created))}, rows)

@@ -26,6 +26,7 @@ from connectors.exceptions import LeadSyncError
 from connectors.models import CrmConnection, LeadForm, LinkedInConnection, LinkedInEvent, LinkedInOwner
 from leads.admin.common import queue_after_commit
 from leads.integrations import MAX_SYNC_MINUTES, UNSYNCABLE_FORM_STATES, integration_enable
+from mappings.audit import admin_user
 from mappings.models import Integration, on_linkedin_delete_default
 from mappings.services import crm_field_suggestions, form_definition
 
@@ -162,7 +163,7 @@ class LeadFormAdmin(ConnectorsLeadFormAdmin):
                     form=form, crm_connection=data["crm_connection"], every=data["sync_every_minutes"],
                     include_test_leads=data["include_test_leads"], lead_types=data["lead_types"] or None,
                     field_sources=enable.field_sources(), create_fields=bool(data["create_fields"]),
-                    on_linkedin_delete=data["on_linkedin_delete"] or None,
+                    on_linkedin_delete=data["on_linkedin_delete"] or None, by=admin_user(request.user),
                 )
             except LeadSyncError as exc:
                 enable.add_error(None, str(exc))

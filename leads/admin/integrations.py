@@ -29,12 +29,14 @@ from leads.integrations import (
     MAX_SYNC_MINUTES,
     integration_pause,
     integration_recreate,
+    integration_edits_record,
     integration_resume,
     integration_schedule_follow,
     integration_teardown,
 )
+from mappings.audit import admin_user, form_edits, mapping_edited, sync_started
 from mappings.forms import source_name
-from mappings.models import FieldMapping, Integration
+from mappings.models import FieldMapping, Integration, IntegrationEvent
 from mappings.services import (
     integration_mapping_reviewed,
     mapping_export,
@@ -208,13 +210,22 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         """The mapping rows, then what follows from the edits, in the change form's transaction: an
-        edited mapping is a reviewed one, and the beat entry takes the interval and state."""
+        edited mapping is a reviewed one, the beat entry takes the interval and state, and the audit
+        trail records what changed (settings, and the mapping rows with their old and new values)."""
         super().save_related(request, form, formsets, change)
         integration = form.instance
         if integration.mapping_review and any(formset.has_changed() for formset in formsets
                                               if formset.model is FieldMapping):
-            integration_mapping_reviewed(integration=integration)
+            integration_mapping_reviewed(integration=integration, by=None)  # the edit's own event says it
         integration_schedule_follow(integration=integration)
+        if change:
+            by = admin_user(request.user)
+            integration_edits_record(integration=integration, by=by, changes={
+                name: (form.initial.get(name), form.cleaned_data[name]) for name in form.changed_data
+                if name in form.cleaned_data})
+            mapping_edited(integration=integration, by=by, rows=[
+                form_edits(row_form) for formset in formsets if formset.model is FieldMapping
+                for row_form in formset.forms])
 
     # --- the page -----------------------------------------------------------------------------------
 
@@ -227,8 +238,22 @@ class IntegrationAdmin(admin.ModelAdmin):
                 can_import_mapping=self._can_import_mapping(request),
                 run_progress=self._latest_run_progress(integration.pk),
                 progress_url=reverse("admin:mappings_integration_progress", args=[integration.pk]),
+                **self._audit_trail(request, integration),
             )
         return super().change_view(request, object_id, form_url, context)
+
+    AUDIT_TRAIL_SHOWN = 50
+
+    def _audit_trail(self, request, integration) -> dict:
+        """The newest events of the integration's audit trail (one query), for whoever may view the trail."""
+        opts = IntegrationEvent._meta
+        if not request.user.has_perm(f"{opts.app_label}.{get_permission_codename('view', opts)}"):
+            return {}
+        events = list(IntegrationEvent.objects.filter(integration_id=integration.pk)
+                      .only("at", "kind", "actor", "via", "summary").order_by("-at", "-pk")[:self.AUDIT_TRAIL_SHOWN])
+        return {"audit_events": events, "audit_shown": self.AUDIT_TRAIL_SHOWN,
+                "audit_url": reverse("admin:mappings_integrationevent_changelist")
+                + f"?integration__id__exact={integration.pk}"}
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if change and obj is not None and is_preview(request):
@@ -316,6 +341,8 @@ class IntegrationAdmin(admin.ModelAdmin):
         form = BackfillForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             days = form.cleaned_data["days"]
+            sync_started(integration=integration, by=admin_user(request.user), trigger=SyncRun.Trigger.BACKFILL,
+                         days=days)
             queue_after_commit(self, request, [lambda: tasks.sync_integration.delay(integration.pk, trigger="backfill", days=days)],
                    f"Queued a backfill of the last {days} days for {integration}; its progress shows here.")
             return redirect(self._change_url(integration))
@@ -337,7 +364,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             sources = {tuple(value.split(":", 1)) for value in form.cleaned_data["sources"]}
             try:
-                mapped = mapping_fields_create(integration=integration, sources=sources)
+                mapped = mapping_fields_create(integration=integration, sources=sources, by=admin_user(request.user))
             except LeadSyncError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -354,7 +381,7 @@ class IntegrationAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         integration = self._integration(request, pk)
         try:
-            call(integration=integration)
+            call(integration=integration, by=admin_user(request.user))
         except LeadSyncError as exc:
             self.message_user(request, str(exc), messages.WARNING)
         else:
@@ -396,7 +423,8 @@ class IntegrationAdmin(admin.ModelAdmin):
             document = self._read_document(form)
             if document is not None:
                 try:
-                    summary = mapping_import(integration=integration, document=document)
+                    summary = mapping_import(integration=integration, document=document,
+                                             by=admin_user(request.user))
                 except LeadSyncError as exc:
                     form.add_error(None, str(exc))
                 else:
@@ -425,15 +453,23 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     # --- actions ------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _started(request, queryset, trigger) -> list[int]:
+        """The live integrations selected, each with its start recorded in the audit trail."""
+        integrations = list(queryset.exclude(state=Integration.State.TORN_DOWN))
+        for integration in integrations:
+            sync_started(integration=integration, by=admin_user(request.user), trigger=trigger)
+        return [integration.pk for integration in integrations]
+
     @admin.action(description="Sync now (pull and push)")
     def sync_now(self, request, queryset):
-        ids = list(queryset.exclude(state=Integration.State.TORN_DOWN).values_list("pk", flat=True))
+        ids = self._started(request, queryset, SyncRun.Trigger.MANUAL)
         queue_after_commit(self, request, [lambda pk=pk: tasks.sync_integration.delay(pk, trigger="manual") for pk in ids],
                f"Queued a sync of {len(ids)} integration(s); follow it under Sync runs.")
 
     @admin.action(description="Retry failed leads")
     def retry_failed_leads(self, request, queryset):
-        ids = list(queryset.exclude(state=Integration.State.TORN_DOWN).values_list("pk", flat=True))
+        ids = self._started(request, queryset, SyncRun.Trigger.RETRY)
         # Recorded first (see LeadAdmin.retry), taken back when nothing could be queued.
         failed = Lead.objects.filter(integration_id__in=ids, state=Lead.State.FAILED).values_list("pk", flat=True)
         recorded = events.record(list(failed), LeadEvent.Kind.RETRIED, request.user.get_username(), LeadEvent.Via.ADMIN)
@@ -447,7 +483,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         count, refusals = 0, []
         for integration in queryset.select_related("form"):
             try:
-                call(integration=integration)
+                call(integration=integration, by=admin_user(request.user))
             except LeadSyncError as exc:
                 refusals.append(str(exc))
                 continue
@@ -476,7 +512,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         done, problems = 0, []
         for integration in queryset.select_related("form__owner__connection"):
             try:
-                result = integration_teardown(integration=integration, purge=purge)
+                result = integration_teardown(integration=integration, purge=purge, by=admin_user(request.user))
             except LeadSyncError as exc:
                 problems.append(f"{integration}: {exc}")
                 continue
@@ -505,7 +541,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         done = 0
         for integration in queryset.filter(state=Integration.State.TORN_DOWN).select_related("form"):
             try:
-                integration_recreate(form=integration.form)
+                integration_recreate(form=integration.form, by=admin_user(request.user))
             except LeadSyncError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
                 continue

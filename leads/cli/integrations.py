@@ -16,6 +16,7 @@ from leads.integrations import (
     integration_resume,
     integration_teardown,
 )
+from mappings.audit import CLI
 from mappings.models import Integration
 
 
@@ -122,7 +123,7 @@ def enable(command, options):
     integration = integration_enable(
         form=form, crm_connection=crm, every=every, lead_types=options.get("lead_type"),
         include_test_leads=options.get("include_test_leads", False), create_fields=not options.get("no_create_fields"),
-        field_sources=sources, on_linkedin_delete=options.get("on_delete"),
+        field_sources=sources, on_linkedin_delete=options.get("on_delete"), by=CLI,
     )
     rows = list(integration.mappings.order_by("position"))
     mapped = [m for m in rows if m.crm_field]
@@ -151,7 +152,7 @@ def configure(command, options):
     integration = integration_of(form)
     changing = options.get("on_delete") is not None
     if changing:
-        integration = integration_configure(integration=integration, on_linkedin_delete=options["on_delete"])
+        integration = integration_configure(integration=integration, on_linkedin_delete=options["on_delete"], by=CLI)
     command.emit(
         {"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state,
          "changed": changing, "sync_every_minutes": integration.sync_every_minutes,
@@ -164,7 +165,7 @@ def configure(command, options):
 
 def _set_state(command, options, change, done):
     form = form_named(options["form_id"])
-    integration = change(integration=integration_of(form))
+    integration = change(integration=integration_of(form), by=CLI)
     command.emit({"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state},
                  text=f"Integration of form {form.linkedin_id} ({form}) {done}.")
     return True
@@ -183,7 +184,7 @@ def resume(command, options):
 def teardown(command, options):
     form = form_named(options["form_id"])
     integration = integration_of(form)
-    result = integration_teardown(integration=integration, purge=options["purge"])
+    result = integration_teardown(integration=integration, purge=options["purge"], by=CLI)
     if result["already"]:
         when = f" on {result['torn_down_at']:%Y-%m-%d %H:%M} UTC" if result["torn_down_at"] else ""
         command.emit({"ok": True, **result},
@@ -205,7 +206,7 @@ def teardown(command, options):
 def recreate(command, options):
     form = form_named(options["form_id"])
     mapping = read_mapping_document(options["mapping"]) if options.get("mapping") else None
-    result = integration_recreate(form=form, mapping=mapping)
+    result = integration_recreate(form=form, mapping=mapping, by=CLI)
     imported = result["mapping_imported"]
     text = (f"Integration of form {form.linkedin_id} ({form}) recreated from "
             + (f"the mapping in {options['mapping']} ({imported['updated']} rows changed, {imported['created']} "

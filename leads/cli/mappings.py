@@ -6,6 +6,7 @@ import json
 
 from leads.cli.base import subcommand, usage
 from leads.cli.integrations import form_named, integration_of, read_mapping_document
+from mappings.audit import CLI
 from mappings.services import (
     integration_mapping_reviewed,
     mapping_export,
@@ -56,7 +57,7 @@ def import_(command, options):
     form = form_named(options["form_id"])
     integration = integration_of(form)
     document = read_mapping_document(options["file"])
-    summary = mapping_import(integration=integration, document=document)
+    summary = mapping_import(integration=integration, document=document, by=CLI)
     command.emit(
         {"ok": True, "integration": integration.pk, "form_id": form.linkedin_id, "state": integration.state, **summary},
         text=(f"Mapping of form {form.linkedin_id} ({form}) imported from {options['file']}: {summary['updated']} rows "
@@ -70,7 +71,7 @@ def reviewed(command, options):
     form = form_named(options["form_id"])
     integration = integration_of(form)
     review = dict(integration.mapping_review or {})
-    integration_mapping_reviewed(integration=integration)
+    integration_mapping_reviewed(integration=integration, by=CLI)
     if review:
         text = (f"Mapping of form {form.linkedin_id} ({form}) marked reviewed; it was flagged by version "
                 f"{review.get('version')} ({len(review.get('added', []))} sources added, "
@@ -97,7 +98,7 @@ def create_fields(command, options):
     sources = {tuple(value.split(":", 1)) for value in options["sources"]}
     if any(len(source) != 2 for source in sources):
         raise usage("Each source is KIND:KEY, e.g. question:12 or hidden:utm_source.")
-    mapped = mapping_fields_create(integration=integration, sources=sources)
+    mapped = mapping_fields_create(integration=integration, sources=sources, by=CLI)
     command.emit({"ok": True, "form_id": form.linkedin_id, "mapped": mapped},
                  text="\n".join([f"Created and mapped {len(mapped)} CRM field(s):"]
                                 + [f"  {m['source_label']} -> {m['crm_field']}" for m in mapped]))

@@ -9,6 +9,7 @@ from leads.pipeline.locks import SyncBusy
 from leads.pipeline.reconcile import DEFAULT_DAYS, integration_reconcile
 from leads.pipeline.sync import integrations_sync, leads_retry_failed
 from leads.pipeline.windows import MAX_BACKFILL_DAYS
+from mappings.audit import CLI, sync_started
 from mappings.models import Integration
 
 
@@ -57,8 +58,11 @@ def sync(command, options):
                                  progress=command.progress, skip_busy=True)
     except ValueError as exc:  # a window the pipeline refuses: --days beyond 1…90, --since over a year back
         raise usage(str(exc))
-    synced = {run.integration_id for run in runs}
-    busy = [i for i in integrations if i.pk not in synced]
+    by_integration = {run.integration_id: run for run in runs}
+    for integration in integrations:
+        sync_started(integration=integration, by=CLI, trigger=trigger, days=options.get("days"), since=since,
+                     run=by_integration.get(integration.pk), busy=integration.pk not in by_integration)
+    busy = [i for i in integrations if i.pk not in by_integration]
     return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]))
 
 
@@ -90,13 +94,16 @@ def retry_failed(command, options):
         integrations = [i for i in integrations if i.pk in having]
     runs, busy = [], []
     for integration in integrations:
+        run = None
         try:
-            runs.append(leads_retry_failed(integration=integration, error_codes=codes, progress=command.progress))
+            run = leads_retry_failed(integration=integration, error_codes=codes, progress=command.progress)
+            runs.append(run)
         except SyncBusy:
             busy.append(integration)
-            continue
-        events.record(getattr(runs[-1], "retried_lead_ids", []), LeadEvent.Kind.RETRIED, "cli", LeadEvent.Via.CLI,
-                      detail={"run": runs[-1].pk})
+        sync_started(integration=integration, by=CLI, trigger=SyncRun.Trigger.RETRY, run=run, busy=run is None)
+        if run is not None:
+            events.record(getattr(run, "retried_lead_ids", []), LeadEvent.Kind.RETRIED, "cli", LeadEvent.Via.CLI,
+                          detail={"run": run.pk})
     return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]), error_codes=codes)
 
 
@@ -137,7 +144,7 @@ def reconcile(command, options):
         raise usage(f"--days must be between 1 and {MAX_BACKFILL_DAYS}, not {days}.")
     rows, lines = [], []
     for integration in _integrations(options["form_ids"]):
-        result = integration_reconcile(integration=integration, days=days)
+        result = integration_reconcile(integration=integration, days=days, by=CLI)
         rows.append({"form_id": integration.form.linkedin_id, "integration": integration.pk, **result})
         line = (f"form {integration.form.linkedin_id}: {result['state']}; LinkedIn counts {result['linkedin']}, "
                 f"{result['stored_before']} stored")

@@ -15,6 +15,7 @@ from connectors.models import LeadForm
 from leads.pipeline.sync import integrations_sync
 from leads.integrations import integration_enable
 from leads.models import SyncRun
+from mappings.audit import CLI
 from mappings.models import Integration
 
 CRM_NAME = "Sandbox CRM"
@@ -51,7 +52,7 @@ def demo_run(*, crm_account_id, crm_secret_key, days=90, progress) -> dict:
     for form in forms:
         integration = Integration.objects.exclude(state=Integration.State.TORN_DOWN).filter(form=form).first()
         if integration is None:
-            integration = integration_enable(form=form, crm_connection=crm)
+            integration = integration_enable(form=form, crm_connection=crm, by=CLI)
         integrations.append(integration)
     progress(f"syncing {len(integrations)} event forms (one LinkedIn query per organization and lead type)", 0, None)
     runs = integrations_sync(integrations=integrations, trigger=SyncRun.Trigger.BACKFILL, days=days,

@@ -12,7 +12,8 @@ from connectors.linkedin.urns import versioned_form_urn
 from connectors.tokens import linkedin_client
 from leads.models import Lead, SyncRun
 from leads.pipeline.sync import integration_sync
-from mappings.models import Integration
+from mappings.audit import Actor, record_by
+from mappings.models import Integration, IntegrationEvent
 
 DEFAULT_DAYS = 7
 
@@ -40,9 +41,11 @@ def _stored(integration: Integration, start, end) -> int:
             .exclude(state=Lead.State.DELETED).count())
 
 
-def integration_reconcile(*, integration: Integration, days: int = DEFAULT_DAYS, now=None) -> dict:
+def integration_reconcile(*, integration: Integration, days: int = DEFAULT_DAYS, now=None,
+                          by: Actor | None = None) -> dict:
     """Compare LinkedIn's count of the integration's leads of the last `days` days with what is
-    stored; pull the window again when LinkedIn has more. Returns (and records) the outcome.
+    stored; pull the window again when LinkedIn has more. Returns (and records) the outcome; one
+    started by hand (`by`) is in the audit trail too (the daily beat's is not: it is on the page).
     ApiError and NeedsReauthorization propagate (nothing recorded); SyncBusy when a sync holds it."""
     end = now or timezone.now()
     start = end - timedelta(days=days)
@@ -56,4 +59,8 @@ def integration_reconcile(*, integration: Integration, days: int = DEFAULT_DAYS,
     result["state"] = ("unknown" if linkedin is None else
                        "complete" if result["stored_after"] >= linkedin else "missing")
     Integration.objects.filter(pk=integration.pk).update(reconciled_at=timezone.now(), reconcile_result=result)
+    record_by(by, integration, IntegrationEvent.Kind.RECONCILED,
+              f"Reconciled the last {days} days: {result['state']}; LinkedIn counts {linkedin}, {stored_before} were "
+              "stored" + (f", pulled again: {result['stored_after']} stored now" if result["repulled"] else "") + ".",
+              {"days": days, **result})
     return result

@@ -8,6 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leads.models import LeadNotification, PersonRequest
+from mappings.audit import record
+from mappings.models import IntegrationEvent
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -33,6 +35,8 @@ def populate(n):
             form_id=form.linkedin_id, lead_type="EVENT", payload={"type": "LEAD_ACTION"},
         )
         PersonRequest.objects.create(kind="erase", via="admin", requested_by="admin", leads=1)
+        record(integ, IntegrationEvent.Kind.PAUSED, "admin", IntegrationEvent.Via.ADMIN, "Paused.",
+               {"state": {"old": "active", "new": "paused"}})
 
 
 def product_models():

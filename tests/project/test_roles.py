@@ -32,7 +32,7 @@ SYNC_ADMIN_PERMISSIONS = {
     "mappings.delete_integration", "mappings.view_fieldmapping", "mappings.change_fieldmapping",
     "leads.view_lead", "leads.change_lead", "leads.delete_lead", "leads.export_lead", "leads.view_syncrun",
     "leads.view_leadnotification", "leads.change_leadnotification",
-    "leads.view_personrequest", "leads.export_person", "leads.erase_person",
+    "leads.view_personrequest", "leads.export_person", "leads.erase_person", "mappings.view_integrationevent",
     "django_celery_beat.view_periodictask",
 }
 
