@@ -14,7 +14,8 @@ hash. With a broker that is not Redis (the tests' in-memory one) they are counte
 Counters restart from zero when that hash is flushed; Prometheus's rate() copes with that.
 
 Access: `Authorization: Bearer $LEADSYNC_METRICS_TOKEN` (for Prometheus), or the session of a
-superuser or of a staff user allowed to view sync runs. Anyone else gets 403, and so does every
+superuser or of a staff user allowed to view sync runs and LinkedIn connections (VIEWER_PERMISSIONS).
+Anyone else gets 403, and so does every
 request when no token is set and no such user is logged in."""
 
 import hmac
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 LAG_WINDOW = timedelta(hours=1)
 TASKS_KEY = "leadsync:metrics:celery-tasks"
 TASK_OUTCOMES = ("started", "succeeded", "failed", "retried")
+# The figures name connections and their tokens' days: a session needs to see both runs and
+# connections (the "Lead sync admins" group can; the "Lead reviewers", who never see connections,
+# cannot).
+VIEWER_PERMISSIONS = ("leads.view_syncrun", "connectors.view_linkedinconnection")
 
 
 # --- Celery task counts (written by the workers) ------------------------------------------------
@@ -234,7 +239,7 @@ def _allowed(request) -> bool:
         return hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode())
     user = getattr(request, "user", None)
     return bool(user and user.is_active and user.is_staff
-                and (user.is_superuser or user.has_perm("leads.view_syncrun")))
+                and (user.is_superuser or user.has_perms(VIEWER_PERMISSIONS)))
 
 
 @never_cache
