@@ -92,6 +92,21 @@ def test_records_of_a_sync_run_carry_its_run_and_integration():
     assert (after["run_id"], after["integration_id"]) == (None, None)
 
 
+def test_records_of_pages_read_ahead_in_a_thread_carry_the_callers_run():
+    from connectors.ahead import pages_ahead
+
+    def pages():
+        for n in range(2):
+            logging.getLogger("connectors.linkedin").info("page %s fetched", n)
+            yield n
+
+    with captured() as stream:
+        with logs.log_context(run_id=41, integration_id=5):
+            assert list(pages_ahead(pages(), depth=1)) == [0, 1]
+    fetched = [r for r in lines(stream) if r["message"].startswith("page ")]
+    assert len(fetched) == 2 and all((r["run_id"], r["integration_id"]) == (41, 5) for r in fetched)
+
+
 @shared_task(name="tests.logging_task")
 def logging_task():
     logging.getLogger("leads.tasks").info("working")
