@@ -74,8 +74,9 @@ class ContextFilter(logging.Filter):
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _SECRET_NAMES = (r"access_?token|refresh_?token|id_?token|client_?secret|secret_?key|secretkey|api_?key|password"
-                 r"|passwd|authorization|signature|token|code|challengecode|accountid")
-# name=value in URLs and forms, and "name": "value" in JSON or reprs.
+                 r"|passwd|authorization|signature|token|accountid")
+# name=value in URLs and forms, and "name": "value" in JSON or reprs. Not `code`: error codes are what
+# an operator needs, and OAuth codes are opaque strings (below).
 _SECRET_PARAM = re.compile(rf"(?i)\b({_SECRET_NAMES})=([^&\s\"',;)]+)")
 _SECRET_JSON = re.compile(rf"(?i)([\"']({_SECRET_NAMES})[\"']\s*:\s*)(?:\"[^\"]*\"|'[^']*')")
 _FERNET = re.compile(r"gAAAAA[A-Za-z0-9_=-]{20,}")

@@ -142,7 +142,7 @@ LINKEDIN_TOKEN = "AQV8dSP_W41_UPs5ioT_t8HESyODB4FqbkJ8LrV_5mff4gPODzOYR"
     ("GET https://api.example.com/pubapi/v1.2/?accountID=ACC77&secretKey=5B0D9E77 200", "ACC77"),
     ("body grant_type=refresh_token&refresh_token=r3fr3sh&client_secret=s3cr3t", "r3fr3sh"),
     ("body grant_type=refresh_token&refresh_token=r3fr3sh&client_secret=s3cr3t", "s3cr3t"),
-    ("callback ?code=AUTHCODE99&state=x", "AUTHCODE99"),
+    ("callback ?code=AQTFz3x9mP0vRk2LwY7dJc5bN8hQ1sUeVa4&state=x", "AQTFz3x9mP0vRk2LwY7dJc5bN8hQ1sUeVa4"),
     ("{'access_token': 'tok-1', 'expires_in': 5184000}", "tok-1"),
     ('{"secretKey": "k-2", "id": 1}', "k-2"),
     (f"token {LINKEDIN_TOKEN} refused", LINKEDIN_TOKEN),
@@ -161,6 +161,7 @@ def test_redaction_removes_the_configured_secrets(settings):
 
 @pytest.mark.parametrize("text", [
     "integration 12: pushed 500 leads, error_code=107 on 3",
+    "CRM answered code=107 (rate limit) for 3 objects",
     "urn:li:leadGenFormResponse:9f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
     "task 0c1d2e3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a succeeded in 0.5s",
     "digest 3f786850e387550fdab836ed7e6dc881de23001b",
