@@ -129,6 +129,28 @@ def test_the_figures_are_the_databases(client, token):
     assert value(s, "leadsync_lead_notifications", state="received") == 1
 
 
+def test_a_scrape_costs_the_same_queries_whatever_the_number_of_integrations(client, token):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            scrape(client)
+        return len(captured)
+
+    def one_more():
+        integration = factories.integration()
+        factories.lead(integration, state=Lead.State.SYNCED, synced_at=timezone.now())
+        factories.sync_run(integration, state=SyncRun.State.SUCCEEDED, started_at=timezone.now(),
+                           finished_at=timezone.now())
+
+    one_more()
+    few = queries()
+    for _ in range(5):
+        one_more()
+    assert queries() == few
+
+
 def test_the_scrape_holds_no_secret_or_personal_data(client, token):
     lead = factories.lead(email="private.person@example.com")
     text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
