@@ -71,7 +71,8 @@ class ContextFilter(logging.Filter):
 
 # --- Redaction ---------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Unicode letters too (\w): international addresses are personal data as well.
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _SECRET_NAMES = (r"access_?token|refresh_?token|id_?token|client_?secret|secret_?key|secretkey|api_?key|password"
                  r"|passwd|authorization|signature|token|accountid")
@@ -156,6 +157,7 @@ class JsonLineFormatter(JsonFormatter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger", "asctime": "time"})
         kwargs.setdefault("timestamp", False)
+        kwargs.setdefault("json_ensure_ascii", False)  # names as they are (and redacted as they are)
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s " + " ".join(
             f"%({name})s" for name in CONTEXT_FIELDS), *args, **kwargs)
 

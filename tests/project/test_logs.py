@@ -123,6 +123,12 @@ def test_records_of_a_celery_task_carry_its_id_and_name():
     assert (outside["task_id"], outside["task"]) == (None, None)
 
 
+def test_unicode_stays_readable_and_a_unicode_address_is_redacted_too():
+    with captured() as stream:
+        logging.getLogger("leads").info("lead for Zoë Øster, zoë.øster@exämple.de")
+    assert lines(stream)[0]["message"] == "lead for Zoë Øster, [email]"
+
+
 def test_the_text_format_shows_the_context_that_is_set():
     with captured(fmt="text") as stream:
         with logs.log_context(run_id=7):
