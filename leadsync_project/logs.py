@@ -73,7 +73,9 @@ class ContextFilter(logging.Filter):
 
 # Unicode letters too (\w): international addresses are personal data as well.
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_AUTH_HEADER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+# Credentials of an Authorization header; "basic" in a sentence is left alone (Basic takes base64).
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+_BASIC = re.compile(r"\b(Basic)\s+[A-Za-z0-9+/]{8,}={0,2}")
 _SECRET_NAMES = (r"access_?token|refresh_?token|id_?token|client_?secret|secret_?key|secretkey|api_?key|password"
                  r"|passwd|authorization|signature|token|accountid")
 # name=value in URLs and forms, and "name": "value" in JSON or reprs. Not `code`: error codes are what
@@ -126,7 +128,8 @@ def redact(text: str) -> str:
     for secret in configured_secrets():
         text = text.replace(secret, REDACTED)
     text = _EMAIL.sub("[email]", text)
-    text = _AUTH_HEADER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    for pattern in (_BEARER, _BASIC):
+        text = pattern.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     text = _SECRET_JSON.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
     text = _FERNET.sub(REDACTED, text)

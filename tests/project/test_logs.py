@@ -144,6 +144,7 @@ LINKEDIN_TOKEN = "AQV8dSP_W41_UPs5ioT_t8HESyODB4FqbkJ8LrV_5mff4gPODzOYR"
 @pytest.mark.parametrize("text, secret", [
     ("lead from jane.doe+events@example.co.uk failed", "jane.doe+events@example.co.uk"),
     ("Authorization: Bearer abc.def-123", "abc.def-123"),
+    ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
     ("GET https://api.example.com/pubapi/v1.2/?accountID=ACC77&secretKey=5B0D9E77 200", "5B0D9E77"),
     ("GET https://api.example.com/pubapi/v1.2/?accountID=ACC77&secretKey=5B0D9E77 200", "ACC77"),
     ("body grant_type=refresh_token&refresh_token=r3fr3sh&client_secret=s3cr3t", "r3fr3sh"),
@@ -168,6 +169,7 @@ def test_redaction_removes_the_configured_secrets(settings):
 @pytest.mark.parametrize("text", [
     "integration 12: pushed 500 leads, error_code=107 on 3",
     "CRM answered code=107 (rate limit) for 3 objects",
+    "basic mapping failed: the field is a basic text",
     "urn:li:leadGenFormResponse:9f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
     "task 0c1d2e3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a succeeded in 0.5s",
     "digest 3f786850e387550fdab836ed7e6dc881de23001b",
