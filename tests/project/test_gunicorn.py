@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from leads.models import Lead
 from tests import factories
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "scrape-token-gunicorn-test"

@@ -13,7 +13,7 @@ from leads.models import Lead, LeadNotification, SyncRun
 from leadsync_project import metrics
 from tests import factories
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]  # durations are computed by each database
 
 TOKEN = "metrics-token-for-tests"
 
