@@ -13,6 +13,8 @@ import queue
 import threading
 from concurrent.futures import Future
 
+from leadsync_project.logs import current_context, log_context
+
 
 class _Stopped(Exception):
     """The caller stopped reading: the fetching thread ends."""
@@ -63,9 +65,17 @@ def pages_ahead(pages, *, depth=1, in_caller=None):
             except _Stopped:
                 pass
 
+    context = current_context()
+
+    def fetch_logged():
+        # The thread's records belong to the caller's run (only the log context is carried over:
+        # copying the whole contextvars context would hand the caller's database connection over too).
+        with log_context(**context):
+            fetch()
+
     if in_caller is not None:
         in_caller(run_in_caller)
-    thread = threading.Thread(target=fetch, name="leadsync-pages-ahead", daemon=True)
+    thread = threading.Thread(target=fetch_logged, name="leadsync-pages-ahead", daemon=True)
     thread.start()
     try:
         while True:

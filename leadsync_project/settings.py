@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from leadsync_project.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -64,6 +66,8 @@ if LEADSYNC_SANDBOX:
     INSTALLED_APPS += ["sandbox.linkedin", "sandbox.crm"]
 
 MIDDLEWARE = [
+    # First, so that every answer (redirects and errors included) carries X-Request-ID.
+    "leadsync_project.logs.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -240,14 +244,14 @@ LEADSYNC_RETENTION_DAYS = env.int("LEADSYNC_RETENTION_DAYS", default=None)
 # own choice (Integration.on_linkedin_delete) once created.
 LEADSYNC_DELETE_CRM_LEADS = env.bool("LEADSYNC_DELETE_CRM_LEADS", default=False)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # urllib3 logs request lines, and CRM URLs carry the secret key in their query string.
-        "urllib3": {"level": "WARNING"},
-    },
-}
+# --- Metrics -------------------------------------------------------------------------------------
+# /metrics answers a request with `Authorization: Bearer <this>` (Prometheus's scrape) or from a
+# superuser's or a sync-run viewer's session; anyone else gets 403. Empty: sessions only.
+LEADSYNC_METRICS_TOKEN = env.str("LEADSYNC_METRICS_TOKEN", default="")
+
+# --- Logs ----------------------------------------------------------------------------------------
+# One line per record on stderr, redacted (leadsync_project/logs.py), carrying the request id, the
+# Celery task and the sync run. text (the default) in development; json in production, for the
+# journal or a log shipper.
+LEADSYNC_LOG_FORMAT = env.str("LEADSYNC_LOG_FORMAT", default="text").strip().lower()
+LOGGING = logging_config(fmt=LEADSYNC_LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from connectors.exceptions import LeadSyncError
 from leads.models import SyncRun
+from leadsync_project.logs import log_context
 from mappings.models import Integration
 
 
@@ -33,13 +34,15 @@ def sync_run(*, integration: Integration, trigger: str, window=(None, None), **c
     The block may end it failed itself (`run_fail`); else it succeeded. A `LeadSyncError` (LinkedIn
     or the CRM failing after their retries, a connection that needs re-authorisation) ends it
     failed with its message and goes no further: the caller reads the run. Anything else ends it
-    failed as an internal error and is raised."""
+    failed as an internal error and is raised. Records logged inside carry `run_id` and
+    `integration_id` (leadsync_project.logs)."""
     start, end = window
     _close_interrupted(integration)
     run = SyncRun.objects.create(integration=integration, trigger=trigger, state=SyncRun.State.RUNNING,
                                  started_at=timezone.now(), window_start=start, window_end=end, **counts)
     try:
-        yield run
+        with log_context(run_id=run.pk, integration_id=integration.pk):
+            yield run
     except LeadSyncError as exc:
         run_fail(run, str(exc))
     except Exception as exc:

@@ -22,6 +22,7 @@ from leads.pipeline.push import PendingPush, leads_push
 from leads.pipeline.runs import run_fail, sync_run
 from leads.pipeline.windows import sync_window
 from leads.webhooks import notifications_sweep
+from leadsync_project.logs import log_context
 from mappings.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,9 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
         with ExitStack() as stack:
             runs = {i.pk: stack.enter_context(sync_run(integration=i, trigger=trigger, window=windows[i.pk]))
                     for i in integrations}
+            if len(runs) > 1:  # one pull for several runs: its records name them all
+                stack.enter_context(log_context(run_id=",".join(str(r.pk) for r in runs.values()),
+                                                integration_id=",".join(str(pk) for pk in runs)))
             members = []
             for integration in integrations:
                 lead_types = integration.lead_types or integration.form.receives()
@@ -148,8 +152,9 @@ def _owner_sync(*, owner, integrations, windows, locks, trigger, progress) -> di
                 if member.run.state != SyncRun.State.RUNNING:
                     continue  # (a batch it still has in flight is recorded by its close, above)
                 try:
-                    member.lock.renew()
-                    pushes[member.integration.pk].push()
+                    with log_context(run_id=member.run.pk, integration_id=member.integration.pk):
+                        member.lock.renew()
+                        pushes[member.integration.pk].push()
                 except LeadSyncError as exc:  # this integration's CRM: the others go on
                     run_fail(member.run, str(exc))
     except Exception:
