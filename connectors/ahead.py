@@ -13,7 +13,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from leadsync_project.logs import current_context, log_context
+from connectors.log_context import current_context, log_context
 
 
 class _Stopped(Exception):

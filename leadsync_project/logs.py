@@ -10,52 +10,21 @@ client secret, the field-encryption keys, the metrics token, passwords in the da
 URLs). Redaction is the last line of defence; the clients scrub their own messages first
 (connectors.http.scrub).
 
-This module imports nothing of the product, so any app may use `log_context`."""
+The context itself lives in connectors.log_context, which imports nothing (the API clients, free of
+Django, carry it into their threads); it is re-exported here."""
 
-import contextvars
 import logging
 import re
 import uuid
-from contextlib import contextmanager
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from pythonjsonlogger.json import JsonFormatter
 
+from connectors.log_context import _context, context_pop, context_push, current_context, log_context  # noqa: F401
+
 REDACTED = "[redacted]"
 CONTEXT_FIELDS = ("request_id", "task_id", "task", "run_id", "integration_id")
-
-_context: contextvars.ContextVar[dict] = contextvars.ContextVar("leadsync_log_context", default={})
-
-
-def current_context() -> dict:
-    """What the records logged now are part of (a copy)."""
-    return dict(_context.get())
-
-
-@contextmanager
-def log_context(**values):
-    """Records logged inside the block carry `values` (on top of the context already set); the
-    previous context is back when the block ends, however it ends."""
-    token = _context.set({**_context.get(), **{k: v for k, v in values.items() if v not in (None, "")}})
-    try:
-        yield
-    finally:
-        _context.reset(token)
-
-
-def context_push(**values):
-    """`log_context` for code that cannot use a block (Celery's prerun/postrun signals): returns
-    the token that `context_pop` takes."""
-    return _context.set({**_context.get(), **values})
-
-
-def context_pop(token) -> None:
-    try:
-        _context.reset(token)
-    except ValueError:  # set in another context (a thread pool): nothing of ours to undo here
-        pass
-
 
 class ContextFilter(logging.Filter):
     """Puts the current context's fields on every record (None when not set), so both formats can
