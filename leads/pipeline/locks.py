@@ -87,11 +87,33 @@ class IntegrationLock:
             if held:
                 self.renewed = now
         if not held:
-            state = Integration.objects.filter(pk=self.integration.pk).values_list("state", flat=True).first()
-            if state == Integration.State.TORN_DOWN:
-                raise LockLost(f"The sync of {self.integration} stopped: the integration was torn down while it ran.")
-            raise LockLost(f"The sync of {self.integration} stopped: its lock ran out and another sync took it "
-                           "over (a step took longer than LEADSYNC_LOCK_TTL_SECONDS).")
+            self.lost()
+
+    def lost(self) -> None:
+        """LockLost, saying why: the integration was torn down, or another sync took it over."""
+        state = Integration.objects.filter(pk=self.integration.pk).values_list("state", flat=True).first()
+        if state == Integration.State.TORN_DOWN:
+            raise LockLost(f"The sync of {self.integration} stopped: the integration was torn down while it ran.")
+        raise LockLost(f"The sync of {self.integration} stopped: its lock ran out and another sync took it "
+                       "over (a step took longer than LEADSYNC_LOCK_TTL_SECONDS).")
+
+
+def locks_renew(locks) -> None:
+    """IntegrationLock.renew of each of `locks` (the members of one pull, at every page), with the
+    locks that only need checking checked in one query for the lot."""
+    now = time.monotonic()
+    fresh = [lock for lock in locks if now - lock.renewed < lock_ttl().total_seconds() / 10]
+    if len(fresh) > 1:
+        tokens = dict(Integration.objects.filter(pk__in=[lock.integration.pk for lock in fresh])
+                      .values_list("pk", "lock_token"))
+        for lock in fresh:
+            if tokens.get(lock.integration.pk) != lock.token:
+                lock.lost()
+    else:
+        fresh = []
+    for lock in locks:
+        if lock not in fresh:
+            lock.renew()
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from connectors.linkedin.times import epoch_ms, from_epoch_ms
 from connectors.models import LeadForm
 from connectors.tokens import connection_mark_needs_reauth, linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
-from leads.pipeline.locks import IntegrationLock
+from leads.pipeline.locks import IntegrationLock, locks_renew
 from leads.pipeline.writes import new_row, query_log_clear, rows_insert
 from mappings.models import Integration
 
@@ -107,7 +107,7 @@ def _lead_row(integration: Integration, element: dict, normalized: dict) -> Lead
 
 
 def _commit(integration: Integration, pairs) -> dict:
-    """Commit the integration's new leads of one page in one transaction. A lead LinkedIn already
+    """Store the integration's new leads of one page (in the page's transaction). A lead LinkedIn already
     gave us is left alone; one LinkedIn said was deleted is never stored again (a page fetched
     before the deletion may arrive after it)."""
     counts = {"new": 0, "skipped": 0}
@@ -119,11 +119,11 @@ def _commit(integration: Integration, pairs) -> dict:
     if deleted:
         counts["skipped"] += len(deleted)
         rows = [r for r in rows if r.linkedin_id not in deleted]
-    with transaction.atomic():
-        known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).order_by()
-                    .values_list("linkedin_id", flat=True))
-        fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
-        rows_insert(fresh.values(), ignore_conflicts=True)
+    # Inside the page's transaction (leads_store): what is known and what is inserted agree.
+    known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).order_by()
+                .values_list("linkedin_id", flat=True))
+    fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
+    rows_insert(fresh.values(), ignore_conflicts=True)
     counts["new"] = len(fresh)
     counts["skipped"] += sum(1 for r in fresh.values() if r.state == Lead.State.SKIPPED)
     return counts
@@ -137,9 +137,11 @@ class StoreCounts:
 
 
 def leads_store(*, elements: list, versions: FormVersions, route: Callable[[dict], Integration | None],
-                where) -> tuple[dict, int]:
+                where, in_commit: Callable[[dict, int], None] | None = None) -> tuple[dict, int]:
     """Parse one page of leads and commit each to the integration `route(normalized lead)` names
-    (None: not a lead LeadSync syncs). Returns ({integration: StoreCounts}, malformed leads)."""
+    (None: not a lead LeadSync syncs). Returns ({integration: StoreCounts}, malformed leads);
+    `in_commit` is called with the same inside the page's transaction, for what must be committed
+    with the leads (the runs' counts: one commit per page, not two)."""
     routed, malformed = {}, 0
     for element in elements:
         try:
@@ -156,6 +158,8 @@ def leads_store(*, elements: list, versions: FormVersions, route: Callable[[dict
         for integration, pairs in routed.items():
             counts = _commit(integration, pairs)
             stored[integration] = StoreCounts(pulled=len(pairs), new=counts["new"], skipped=counts["skipped"])
+        if in_commit is not None:
+            in_commit(stored, malformed)
     return stored, malformed
 
 
@@ -223,20 +227,28 @@ def _pull(*, owner, members: list[PullMember], progress=None, after_page=None) -
             for page in pages:
                 # Renewed before the page is stored: a sync that lost its lock (taken over, torn
                 # down) stores nothing more.
-                for member in members:
-                    member.lock.renew()
-                stored, malformed = leads_store(elements=page, versions=versions, route=route, where=owner)
-                members[0].run.skipped += malformed
-                for integration, counts in stored.items():
-                    run = by_integration[integration].run
-                    run.pulled += counts.pulled
-                    run.new += counts.new
-                    run.skipped += counts.skipped
-                read += len(page)
-                with transaction.atomic():  # the runs' counts: one commit, not one per run
+                locks_renew([member.lock for member in members])
+                def count(stored, malformed, by_integration=by_integration):
+                    # The runs' counts, committed with the page's leads.
+                    members[0].run.skipped += malformed
+                    for integration, counts in stored.items():
+                        run = by_integration[integration].run
+                        run.pulled += counts.pulled
+                        run.new += counts.new
+                        run.skipped += counts.skipped
                     for member in members:
                         member.run.progress_done = member.run.pulled
                         member.run.save(update_fields=["pulled", "new", "skipped", "progress_done"])
+
+                before = [(m.run, m.run.pulled, m.run.new, m.run.skipped, m.run.progress_done) for m in members]
+                try:
+                    stored, malformed = leads_store(elements=page, versions=versions, route=route, where=owner,
+                                                    in_commit=count)
+                except BaseException:  # the page was rolled back: so are the counts
+                    for run, *values in before:
+                        run.pulled, run.new, run.skipped, run.progress_done = values
+                    raise
+                read += len(page)
                 if progress:
                     progress("pull", read, None)
                 if after_page:

@@ -16,6 +16,7 @@ import orjson
 from django.conf import settings
 from django.db import connections, models, router
 from django.db.models.base import ModelState
+from django.utils import timezone
 
 
 def json_text(value) -> str:
@@ -58,6 +59,8 @@ def _preparer(field, connection):
         # What Django writes (the UTC time as naive ISO text), without its per-value machinery;
         # anything but an aware datetime goes through it.
         def sqlite_datetime(value):
+            if type(value) is datetime and value.tzinfo is UTC:  # most values: no conversion to make
+                return value.replace(tzinfo=None).isoformat(" ")
             if isinstance(value, datetime) and value.tzinfo is not None:
                 return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
             return generic(value)
@@ -112,10 +115,21 @@ def rows_insert(objs, *, ignore_conflicts=False) -> None:
     stamped = [c for c in columns if getattr(c, "auto_now", False) or getattr(c, "auto_now_add", False)]
     prepare = [(c.attname, _preparer(c, connection)) for c in columns]
     params = []
-    for obj in objs:
-        for c in stamped:
-            c.pre_save(obj, add=True)
-        params.append([to_db(getattr(obj, name)) for name, to_db in prepare])
+    if stamped and all(isinstance(c, models.DateTimeField) for c in stamped):
+        # One moment for the statement's rows, as a save would stamp each (with one call of
+        # timezone.now() and one conversion for the lot, not one per row and column).
+        now = timezone.now()
+        stamps = {name: to_db(now) for name, to_db in prepare if name in {c.attname for c in stamped}}
+        for obj in objs:
+            obj.__dict__.update(dict.fromkeys(stamps, now))
+        prepare = [(name, None if name in stamps else to_db) for name, to_db in prepare]
+        for obj in objs:
+            params.append([stamps[name] if to_db is None else to_db(getattr(obj, name)) for name, to_db in prepare])
+    else:
+        for obj in objs:
+            for c in stamped:
+                c.pre_save(obj, add=True)
+            params.append([to_db(getattr(obj, name)) for name, to_db in prepare])
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
