@@ -123,7 +123,11 @@ class Project:
         """Run a leadsync command through bench/sync_probe.py; returns (its document, wall seconds)."""
         out = self.work / f"{name}.json"
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "bench/sync_probe.py", str(out), *argv], cwd=ROOT,
+        sampler = []  # BENCH_PY_SPY=/path/to/py-spy: sample the probe (collapsed stacks beside its document)
+        if os.environ.get("BENCH_PY_SPY"):
+            sampler = [os.environ["BENCH_PY_SPY"], "record", "--rate", "250", "--format", "raw", "--threads",
+                       "--output", str(out.with_suffix(".stacks")), "--"]
+        result = subprocess.run([*sampler, sys.executable, "bench/sync_probe.py", str(out), *argv], cwd=ROOT,
                                 env={**self.env, **(env or {})}, text=True, capture_output=True, check=False)
         wall = time.perf_counter() - started
         if not out.exists():

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.db.models import Q
 
+from leads.fields import FastJSONField
 from mappings.models import Integration
 
 
@@ -33,9 +34,9 @@ class Lead(models.Model):
     campaign_urn = models.CharField("campaign URN", max_length=200, blank=True)
     # Looked up lower-cased (lead_email_lower); the admin's search is a substring match no index serves.
     email = models.CharField(max_length=254, blank=True, help_text="The lead's e-mail, for search.")
-    raw = models.JSONField(help_text="The lead exactly as LinkedIn sent it.")
-    answers = models.JSONField(default=dict, help_text="The normalised answers, hidden fields and consents.")
-    field_outcomes = models.JSONField(default=list, blank=True, help_text="What happened to each mapped field.")
+    raw = FastJSONField(help_text="The lead exactly as LinkedIn sent it.")
+    answers = FastJSONField(default=dict, help_text="The normalised answers, hidden fields and consents.")
+    field_outcomes = FastJSONField(default=list, blank=True, help_text="What happened to each mapped field.")
     crm_id = models.CharField("CRM lead ID", max_length=50, blank=True, db_index=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0, help_text="How many times the push was tried.")

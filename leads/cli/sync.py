@@ -118,7 +118,7 @@ def _report_runs(command, runs, *, busy=(), named=False, error_codes=None):
         "new": r.new, "created": r.created, "updated": r.updated, "failed": r.failed, "skipped": r.skipped,
         "error": r.error,
         "failed_leads": [{"linkedin_id": l.linkedin_id, "error": l.last_error}
-                         for l in r.integration.leads.filter(state=Lead.State.FAILED).only("linkedin_id", "last_error")[:50]],
+                         for l in r.integration.leads.filter(state=Lead.State.FAILED).only("integration", "linkedin_id", "last_error")[:50]],
     } for r in runs]
     lines = [f"form {r['form_id']}: {r['state']}; pulled {r['pulled']} ({r['new']} new), created {r['created']}, "
              f"updated {r['updated']}, failed {r['failed']}, skipped {r['skipped']}" + (f"; error: {r['error']}" if r["error"] else "")
