@@ -38,12 +38,14 @@ def test_a_reviewer_fixes_a_refused_e_mail_and_retries_the_lead(reviewer_page, f
     page.get_by_role("link", name=typo, exact=True).click()
     expect(page.locator("#lead-problem")).to_contain_text("CRM error 205")
     expect(page.locator("#lead-history")).to_be_visible()
-    screenshot(page, "failed-lead-review", full_page=True)
+    screenshot(page, "failed-lead-review")
+    screenshot(page, "failed-lead-history", scroll_to="#push-attempts")
 
     page.get_by_role("link", name="Edit the answers").click()
     expect(page.locator("#edit-answers-help")).to_contain_text("a synced lead is already in the CRM")
     email_box = page.locator("#edit-answers-form .form-row", has_text="(EMAIL)").locator("input")
     expect(email_box).to_have_value(typo)
+    screenshot(page, "failed-lead-edit-answers")
 
     email_box.fill("not an address")
     page.get_by_role("button", name="Save", exact=True).click()
@@ -53,7 +55,6 @@ def test_a_reviewer_fixes_a_refused_e_mail_and_retries_the_lead(reviewer_page, f
 
     fixed = "fixed." + typo
     email_box.fill(fixed)
-    screenshot(page, "failed-lead-edit-answers")
     page.get_by_role("button", name="Save and retry").click()
     expect(page.locator(".messagelist")).to_contain_text("Changed 1 answer(s)")
     expect(page.locator(".messagelist")).to_contain_text("Queued a retry of 1 failed lead(s)")
