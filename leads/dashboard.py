@@ -39,9 +39,9 @@ FAILED_PUSH_WINDOW = timedelta(hours=24)
 
 
 def crm_overview(*, now) -> list[dict]:
-    """Each CRM connection: its last credentials check, how old its field catalogue is, its live
-    integrations (torn down too, as their list shows them) and the pushes it refused over the last 24 hours (LeadAttempt: failed, or to be
-    retried). Never the secret key."""
+    """Each CRM connection: its last credentials check, how old its field catalogue is, its
+    integrations (torn down too, as their list shows them) and the pushes it refused over the last
+    24 hours (LeadAttempt: failed, or to be retried). Never the secret key."""
     refused = dict(LeadAttempt.objects.filter(at__gte=now - FAILED_PUSH_WINDOW,
                                               outcome__in=(LeadAttempt.Outcome.FAILED, LeadAttempt.Outcome.RETRY))
                    .values_list("lead__integration__crm_connection").annotate(n=Count("pk")).order_by())
@@ -76,7 +76,8 @@ def integrations_overview(*, now) -> list[dict]:
         next_run_overdue = next_run is not None and next_run + BEAT_GRACE < now
         out.append({"pk": i.pk, "name": str(i), "state": i.state, "state_label": i.get_state_display(),
                     "last_run_state": i.last_run_state, "last_run_at": i.last_run_at, "last_run_pk": i.last_run_pk,
-                    "next_run": next_run, "next_run_overdue": next_run_overdue, "leads_today": i.leads_today, "leads_7": i.leads_7,
+                    "next_run": next_run, "next_run_overdue": next_run_overdue,
+                    "leads_today": i.leads_today, "leads_7": i.leads_7,
                     "leads_30": i.leads_30, "failed": i.failed, "needs_review": bool(i.mapping_review),
                     "subscriptions": len(i.webhook_subscriptions or [])})
     return out

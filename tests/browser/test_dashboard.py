@@ -25,8 +25,9 @@ def stored():
     a = factories.integration(name="Webinar signups")
     b = factories.integration(name="Trade fair", mapping_review={"version": 2, "added": ["jobTitle"]})
     factories.integration(name="Last year's fair", state="torn_down")  # not live: not counted as live
-    for integ, spec in ((a, ((0, "synced"), (0, "failed"), (2, "synced"), (5, "ignored"), (12, "failed"), (45, "synced"))),
-                        (b, ((0, "failed"), (1, "synced"), (20, "synced")))):
+    ages = {a: ((0, "synced"), (0, "failed"), (2, "synced"), (5, "ignored"), (12, "failed"), (45, "synced")),
+            b: ((0, "failed"), (1, "synced"), (20, "synced"))}
+    for integ, spec in ages.items():
         for days, state in spec:
             factories.lead(integ, submitted_at=now - timedelta(days=days, minutes=1), state=state)
     every_15, _ = IntervalSchedule.objects.get_or_create(every=15, period=IntervalSchedule.MINUTES)
@@ -35,7 +36,8 @@ def stored():
         PeriodicTask.objects.filter(pk=task.pk).update(last_run_at=now - timedelta(minutes=minutes_ago))
         Integration.objects.filter(pk=integ.pk).update(periodic_task=task)
         CrmConnection.objects.filter(integrations=integ).update(
-            status="active", last_checked_at=now - timedelta(minutes=minutes_ago), fields_loaded_at=now - timedelta(days=2))
+            status="active", last_checked_at=now - timedelta(minutes=minutes_ago),
+            fields_loaded_at=now - timedelta(days=2))
     refused = Lead.objects.filter(integration=a, state="failed").first()
     LeadAttempt.objects.create(lead=refused, at=now - timedelta(hours=1), number=1, outcome="failed", error_code="205")
     for n in range(2):

@@ -212,3 +212,13 @@ def test_the_home_page_costs_the_same_queries_for_many_integrations_and_connecti
 
     few = home_queries(2)
     assert home_queries(5) == few
+
+
+def test_an_integration_whose_beat_entry_is_late_shows_its_next_run_overdue(admin_client):
+    integ = factories.integration()
+    every_15, _ = IntervalSchedule.objects.get_or_create(every=15, period=IntervalSchedule.MINUTES)
+    scheduled(integ, interval=every_15, last_run_at=timezone.now() - timedelta(hours=2))
+    row, = dashboard(use_cache=False)["integrations"]
+    assert row["next_run_overdue"]
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert "overdue 1\xa0hour" in html, html[html.index("next-run"):][:300]
