@@ -9,9 +9,9 @@ from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Length, TruncDate
 from django.utils import timezone
 
-from connectors.models import LinkedInConnection
-from leads.health import celery_health
-from leads.models import Lead, LeadNotification, SyncRun
+from connectors.models import CrmConnection, LinkedInConnection
+from leads.health import BEAT_GRACE, celery_health, next_due
+from leads.models import Lead, LeadAttempt, LeadNotification, SyncRun
 from mappings.models import Integration
 
 CHART_DAYS = 30
@@ -35,11 +35,31 @@ def connections_overview(*, now) -> list[dict]:
     return out
 
 
+FAILED_PUSH_WINDOW = timedelta(hours=24)
+
+
+def crm_overview(*, now) -> list[dict]:
+    """Each CRM connection: its last credentials check, how old its field catalogue is, its
+    integrations (torn down too, as their list shows them) and the pushes it refused over the last
+    24 hours (LeadAttempt: failed, or to be retried). Never the secret key."""
+    refused = dict(LeadAttempt.objects.filter(at__gte=now - FAILED_PUSH_WINDOW,
+                                              outcome__in=(LeadAttempt.Outcome.FAILED, LeadAttempt.Outcome.RETRY))
+                   .values_list("lead__integration__crm_connection").annotate(n=Count("pk")).order_by())
+    rows = (CrmConnection.objects.defer("secret_key")
+            .annotate(integration_count=Count("integrations"))
+            .order_by("name"))
+    return [{"pk": c.pk, "name": c.name, "status": c.status, "status_label": c.get_status_display(),
+             "last_checked_at": c.last_checked_at, "last_error": c.last_error,
+             "fields_loaded_at": c.fields_loaded_at,
+             "catalogue_days": None if c.fields_loaded_at is None else (now - c.fields_loaded_at).days,
+             "integrations": c.integration_count, "refused_24h": refused.get(c.pk, 0)} for c in rows]
+
+
 def integrations_overview(*, now) -> list[dict]:
     today = day_start(now)
     last_run = SyncRun.objects.filter(integration=OuterRef("pk")).order_by("-created_at", "-pk")
     rows = (Integration.objects.exclude(state=Integration.State.TORN_DOWN)
-            .select_related("periodic_task__interval")
+            .select_related("periodic_task__interval", "periodic_task__crontab")
             .annotate(leads_today=Count("leads", filter=Q(leads__submitted_at__gte=today)),
                       leads_7=Count("leads", filter=Q(leads__submitted_at__gte=today - timedelta(days=6))),
                       leads_30=Count("leads", filter=Q(leads__submitted_at__gte=today - timedelta(days=29))),
@@ -50,13 +70,14 @@ def integrations_overview(*, now) -> list[dict]:
             .order_by("name"))
     out = []
     for i in rows:
-        next_run = None
-        if i.state == Integration.State.ACTIVE:
-            base = i.last_sync_at or i.created_at
-            next_run = max(now, base + timedelta(minutes=i.sync_every_minutes))
+        # Beat's own entry says when: its interval or crontab, from its last run.
+        next_run = next_due(i.periodic_task, now=now) if i.state == Integration.State.ACTIVE and i.periodic_task \
+            else None
+        next_run_overdue = next_run is not None and next_run + BEAT_GRACE < now
         out.append({"pk": i.pk, "name": str(i), "state": i.state, "state_label": i.get_state_display(),
                     "last_run_state": i.last_run_state, "last_run_at": i.last_run_at, "last_run_pk": i.last_run_pk,
-                    "next_run": next_run, "leads_today": i.leads_today, "leads_7": i.leads_7,
+                    "next_run": next_run, "next_run_overdue": next_run_overdue,
+                    "leads_today": i.leads_today, "leads_7": i.leads_7,
                     "leads_30": i.leads_30, "failed": i.failed, "needs_review": bool(i.mapping_review),
                     "subscriptions": len(i.webhook_subscriptions or [])})
     return out
@@ -105,6 +126,7 @@ def dashboard(*, now=None, use_cache=True) -> dict:
         "now": now, "today": day_start(now), "since_7": day_start(now) - timedelta(days=6),
         "since_30": day_start(now) - timedelta(days=29),
         "connections": connections_overview(now=now),
+        "crm_connections": crm_overview(now=now),
         "integrations": integrations,
         # Ignored leads were set aside by staff: not waiting for anyone, counted on their own.
         "failed_total": Lead.objects.filter(state=Lead.State.FAILED).count(),

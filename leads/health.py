@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from kombu import Connection
@@ -33,21 +34,46 @@ def worker_ping(*, timeout=TIMEOUT_SECONDS) -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
+def next_due(task, *, now=None):
+    """When beat will next run `task` (a django-celery-beat PeriodicTask with its interval or crontab
+    loaded), from the entry's own schedule: the schedule's remaining_estimate from the moment beat
+    counts from (its last run, else its last change, as the DatabaseScheduler does). None when it
+    is disabled or has neither an interval nor a crontab. May be in the past: it is then overdue."""
+    now = now or timezone.now()
+    if not task.enabled:
+        return None
+    if task.interval_id:
+        schedule = task.interval.schedule
+    elif task.crontab_id:
+        schedule = task.crontab.schedule
+    else:
+        return None
+    if task.start_time and not task.last_run_at and task.start_time > now:
+        return task.start_time
+    since = task.last_run_at or task.date_changed or now
+    # remaining_estimate counts from the schedule's own clock (the real now), not the caller's.
+    return timezone.now() + schedule.remaining_estimate(since)
+
+
+SCHEDULE_FIELDS = ("name", "enabled", "last_run_at", "date_changed", "start_time", "interval__every",
+                   "interval__period", "crontab__minute", "crontab__hour", "crontab__day_of_week",
+                   "crontab__day_of_month", "crontab__month_of_year", "crontab__timezone")
+
+
 def beat_state(*, now=None) -> dict:
     """Beat's last tick as the database scheduler recorded it (the newest last_run_at of an enabled
-    entry), and whether an interval entry is overdue, which means beat is not running."""
+    entry), and whether an entry (interval or crontab) is overdue by more than BEAT_GRACE, which
+    means beat is not running."""
     now = now or timezone.now()
-    tasks = list(PeriodicTask.objects.filter(enabled=True, interval__isnull=False)
-                 .select_related("interval").only("name", "last_run_at", "date_changed", "start_time",
-                                                   "interval__every", "interval__period"))
+    tasks = list(PeriodicTask.objects.filter(Q(interval__isnull=False) | Q(crontab__isnull=False), enabled=True)
+                 .select_related("interval", "crontab").only(*SCHEDULE_FIELDS))
     last = max((t.last_run_at for t in tasks if t.last_run_at), default=None)
     overdue = []
     for t in tasks:
-        since = t.last_run_at or max(filter(None, (t.date_changed, t.start_time)), default=None)
-        if since is None:
+        if t.last_run_at is None and t.date_changed is None and t.start_time is None:
             continue
-        every = timedelta(**{t.interval.period: t.interval.every})
-        if since + every + BEAT_GRACE < now:
+        due = next_due(t, now=now)
+        if due is not None and due + BEAT_GRACE < now:
             overdue.append(t.name)
     return {"last_tick": last, "overdue": overdue, "ok": not overdue,
             "scheduler": settings.CELERY_BEAT_SCHEDULER,

@@ -304,3 +304,17 @@ class PersonRequest(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} {self.pk} ({self.requested_at:%Y-%m-%d %H:%M})" if self.requested_at \
             else self.get_kind_display()
+
+
+class WebhookChallenge(models.Model):
+    """When LeadSync last answered LinkedIn's webhook validation (LinkedIn re-validates every 2 hours):
+    one row, in the database so that every web process tells the dashboard the same."""
+
+    answered_at = models.DateTimeField(help_text="When the last challenge was answered.")
+    answered = models.PositiveBigIntegerField(default=0, help_text="Challenges answered since the row was made.")
+
+    class Meta:
+        verbose_name = "webhook challenge"
+
+    def __str__(self):
+        return f"webhook challenge answered at {self.answered_at:%Y-%m-%d %H:%M}"

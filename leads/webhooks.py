@@ -18,7 +18,8 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connectors.exceptions import ApiError, BadPayload, NotFound
@@ -27,7 +28,7 @@ from connectors.linkedin.times import from_epoch_ms
 from connectors.payloads import loads
 from connectors.linkedin.urns import LEAD_RESPONSE, owner_urn, parse_urn, parse_versioned_form_urn
 from connectors.tokens import linkedin_client
-from leads.models import Lead, LeadNotification, SyncRun
+from leads.models import Lead, LeadNotification, SyncRun, WebhookChallenge
 from leads.people import lead_erase, linkedin_deletion_finish
 from leads.pipeline.locks import SyncBusy, integration_locked
 from leads.pipeline.pull import FormVersions, leads_store
@@ -60,16 +61,21 @@ def _hmac_hex(message: bytes) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-CHALLENGE_CACHE_KEY = "leadsync:webhook:last-challenge"
-
-
-def challenge_answered() -> None:
-    """Note when LinkedIn's validation was last answered (in the cache: no table holds it)."""
-    cache.set(CHALLENGE_CACHE_KEY, timezone.now(), None)
+def challenge_answered(*, now=None) -> None:
+    """Note when LinkedIn's validation was last answered: one database row (WebhookChallenge), so
+    that every web process and the dashboard agree."""
+    now = now or timezone.now()
+    if WebhookChallenge.objects.filter(pk=1).update(answered_at=now, answered=F("answered") + 1):
+        return
+    try:
+        with transaction.atomic():
+            WebhookChallenge.objects.create(pk=1, answered_at=now, answered=1)
+    except IntegrityError:  # another process made it first
+        WebhookChallenge.objects.filter(pk=1).update(answered_at=now, answered=F("answered") + 1)
 
 
 def last_challenge_answered():
-    return cache.get(CHALLENGE_CACHE_KEY)
+    return WebhookChallenge.objects.filter(pk=1).values_list("answered_at", flat=True).first()
 
 
 def challenge_response(code: str) -> str:

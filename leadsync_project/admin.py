@@ -38,6 +38,7 @@ class LeadSyncAdminSite(admin.AdminSite):
             context["leads_chart"] = bar_chart(data["leads_per_day"])
             context["outcomes_chart"] = stacked_chart(data["outcomes_per_day"])
             context["show_connections"] = request.user.has_perm("connectors.view_linkedinconnection")
+            context["show_crm_connections"] = request.user.has_perm("connectors.view_crmconnection")
         return super().index(request, {**context, **(extra_context or {})})
 
 

@@ -5,8 +5,8 @@ them; `rpc.py` turns params into calls here and results into the envelope. A bul
 one object stop the others: each object's failure becomes an `ObjectError` entry at that object's index.
 """
 
+import random
 import re
-import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import connections, router
@@ -117,12 +117,21 @@ def account_ensure_standard_fields(*, account):
     )
 
 
+# Where the suffixes come from: unseeded, they differ on every run, as the vendor's do; a test that
+# needs the same names every run (the README's screenshots) seeds it with seed_custom_field_names().
+_suffixes = random.Random()
+
+
+def seed_custom_field_names(seed) -> None:
+    _suffixes.seed(seed)
+
+
 def _custom_system_name(*, account, label):
     # The vendor's shape: the label with every non-alphanumeric character replaced by "_", then "_" and
     # 13 hex digits (a PHP uniqid). Generated once: renaming the label later keeps the systemName.
     base = re.sub(r"[^A-Za-z0-9]", "_", label)
     while True:
-        system_name = f"{base}_{secrets.token_hex(7)[:13]}"
+        system_name = f"{base}_{_suffixes.getrandbits(52):013x}"
         if not account.fields.filter(system_name=system_name).exists():
             return system_name
 

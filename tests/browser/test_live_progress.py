@@ -17,6 +17,7 @@ from leads.models import SyncRun
 from leads.pipeline.push import PendingPush
 from mappings.models import Integration
 from connectors.models import LeadForm
+from sandbox.crm.services import seed_custom_field_names
 from tests.browser.screenshots import screenshot
 from tests.e2e.conftest import run_cli
 
@@ -36,6 +37,7 @@ def integration(live_server, settings):
     settings.LINKEDIN_OAUTH_URL = f"{live_server.url}/sandbox/linkedin/oauth/v2"
     settings.LEADGEN_CRM_API_URL = f"{live_server.url}/sandbox/crm/pubapi/v1.2/"
     settings.LEADSYNC_CRM_BATCH_SIZE = 2
+    seed_custom_field_names(11)  # the CRM fields enable creates: the same names in every screenshot
     out = StringIO()
     call_command("sandbox_seed", "--leads", "120", "--json", stdout=out)
     t = json.loads(out.getvalue())["tokens"]

@@ -85,3 +85,140 @@ def test_a_dead_broker_shows_its_banner_quickly(admin_client, settings):
     html = admin_client.get(reverse("admin:index")).content.decode()
     assert time.monotonic() - started < 5
     assert 'id="leadsync-celery-broker"' in html
+
+
+def test_the_last_challenge_answered_is_in_the_database_for_every_process(client, settings):
+    from django.core.cache import cache
+
+    from leads.models import WebhookChallenge
+
+    settings.LINKEDIN_CLIENT_SECRET = "test-client-secret"
+    assert dashboard(use_cache=False)["webhooks"]["last_challenge_at"] is None
+    before = timezone.now()
+    for _ in range(2):
+        assert client.get(reverse("linkedin_webhook"), {"challengeCode": "abc"}).status_code == 200
+    cache.clear()  # another web process: its own cache, the same database
+    row = WebhookChallenge.objects.get()
+    assert row.answered == 2 and row.answered_at >= before
+    assert dashboard(use_cache=False)["webhooks"]["last_challenge_at"] == row.answered_at
+
+
+def scheduled(integration, *, interval=None, crontab=None, last_run_at=None):
+    task = PeriodicTask.objects.create(name=f"sync {integration.pk}", task="leads.sync_integration",
+                                       interval=interval, crontab=crontab)
+    PeriodicTask.objects.filter(pk=task.pk).update(last_run_at=last_run_at)
+    Integration.objects.filter(pk=integration.pk).update(periodic_task=task)
+    return task
+
+
+def test_the_next_run_comes_from_the_beat_entrys_interval_not_from_the_last_sync():
+    now = timezone.now()
+    integ = factories.integration(sync_every_minutes=15)
+    Integration.objects.filter(pk=integ.pk).update(last_sync_at=now - timedelta(days=3))
+    every_hour, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.MINUTES)
+    scheduled(integ, interval=every_hour, last_run_at=now - timedelta(minutes=10))
+    row, = dashboard(now=now, use_cache=False)["integrations"]
+    assert abs(row["next_run"] - (now + timedelta(minutes=50))) < timedelta(seconds=5)
+    assert not row["next_run_overdue"]
+
+
+def test_the_next_run_of_a_crontab_entry_is_its_next_time():
+    from django_celery_beat.models import CrontabSchedule
+
+    now = timezone.now()
+    integ = factories.integration()
+    at_minute_30, _ = CrontabSchedule.objects.get_or_create(minute="30", hour="*", day_of_week="*",
+                                                            day_of_month="*", month_of_year="*", timezone="UTC")
+    scheduled(integ, crontab=at_minute_30, last_run_at=now - timedelta(seconds=1))
+    row, = dashboard(now=now, use_cache=False)["integrations"]
+    expected = now.replace(minute=30, second=0, microsecond=0)
+    if expected <= now:
+        expected += timedelta(hours=1)
+    assert abs(row["next_run"] - expected) < timedelta(seconds=5), (row["next_run"], expected)
+
+
+def test_an_active_integration_without_a_beat_entry_is_not_scheduled(admin_client):
+    factories.integration()
+    row, = dashboard(use_cache=False)["integrations"]
+    assert row["next_run"] is None
+    assert "not scheduled" in admin_client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_crontab_entry_that_beat_did_not_run_is_overdue():
+    from django_celery_beat.models import CrontabSchedule
+
+    daily, _ = CrontabSchedule.objects.get_or_create(minute="0", hour="3", day_of_week="*", day_of_month="*",
+                                                     month_of_year="*", timezone="UTC")
+    late = PeriodicTask.objects.create(name="nightly", task="leads.sync_integration", crontab=daily)
+    PeriodicTask.objects.filter(pk=late.pk).update(last_run_at=timezone.now() - timedelta(days=2))
+    fine = PeriodicTask.objects.create(name="nightly-done", task="leads.sync_integration", crontab=daily)
+    PeriodicTask.objects.filter(pk=fine.pk).update(last_run_at=timezone.now() - timedelta(minutes=1))
+    assert health.beat_state()["overdue"] == ["nightly"]
+
+
+def test_the_crm_connections_show_their_check_catalogue_and_refused_pushes(admin_client):
+    from leads.models import LeadAttempt
+
+    now = timezone.now()
+    crm = factories.crm_connection(status="active")
+    type(crm).objects.filter(pk=crm.pk).update(last_checked_at=now - timedelta(hours=2),
+                                               fields_loaded_at=now - timedelta(days=3))
+    integ = factories.integration(crm=crm)
+    lead = factories.lead(integ, state="failed")
+    for hours, outcome in ((1, "failed"), (2, "retry"), (3, "synced"), (30, "failed")):
+        LeadAttempt.objects.create(lead=lead, at=now - timedelta(hours=hours), number=hours, outcome=outcome)
+
+    row, = dashboard(now=now, use_cache=False)["crm_connections"]
+    assert row["refused_24h"] == 2 and row["integrations"] == 1 and row["catalogue_days"] == 3
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    section = html[html.index('id="dashboard-crm-connections"'):]
+    assert reverse("admin:connectors_crmconnection_change", args=[crm.pk]) in section
+    assert f'?crm_connection__id__exact={crm.pk}">1</a>' in section
+    assert "2 refused" in section and "read 3" in section and crm.secret_key not in html
+
+
+def test_a_reviewer_sees_no_crm_connections_on_the_dashboard(client, django_user_model):
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    import_module("leads.migrations.0003_lead_reviewers_group").create_group(apps, None)
+    factories.crm_connection()
+    user = django_user_model.objects.create_user("rita", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name="Lead reviewers"))
+    client.force_login(user)
+    html = client.get(reverse("admin:index")).content.decode()
+    assert 'id="leadsync-dashboard"' in html
+    assert "dashboard-crm-connections" not in html and "crmconnection" not in html
+
+
+def test_the_home_page_costs_the_same_queries_for_many_integrations_and_connections(admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    every_hour, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.MINUTES)
+
+    def home_queries(n):
+        for _ in range(n):
+            integ = factories.integration()
+            scheduled(integ, interval=every_hour, last_run_at=timezone.now())
+            factories.lead(integ, state="failed")
+        from django.core.cache import cache
+        cache.delete(health.CACHE_KEY)
+        with CaptureQueriesContext(connection) as ctx:
+            assert admin_client.get(reverse("admin:index")).status_code == 200
+        return len(ctx.captured_queries)
+
+    few = home_queries(2)
+    assert home_queries(5) == few
+
+
+def test_an_integration_whose_beat_entry_is_late_shows_its_next_run_overdue(admin_client):
+    integ = factories.integration()
+    every_15, _ = IntervalSchedule.objects.get_or_create(every=15, period=IntervalSchedule.MINUTES)
+    scheduled(integ, interval=every_15, last_run_at=timezone.now() - timedelta(hours=2))
+    row, = dashboard(use_cache=False)["integrations"]
+    assert row["next_run_overdue"]
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert "overdue 1\xa0hour" in html, html[html.index("next-run"):][:300]
