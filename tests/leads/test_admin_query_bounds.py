@@ -174,7 +174,7 @@ def populate(*, integrations, leads):
     CrmField.objects.bulk_create([
         CrmField(connection=crm, system_name=f"field_{i}", label=f"Field {i}", data_type=("text", "int", "bit")[i % 3],
                  max_length=100, is_custom=bool(i % 2), options=["a", "b"] if i % 5 == 0 else None)
-        for crm in all_crms for i in (next(_n) for _ in range(10))])
+        for crm in all_crms for i in (next(_n) for _ in range(4))])
     CrmField.objects.bulk_create([
         CrmField(connection=crm, system_name=name, label=name, data_type="text", max_length=100)
         for crm in crms for name in ("firstName", "emailAddress")])
