@@ -16,6 +16,7 @@ every page is rendered in both before any test runs; each test then checks one p
 import itertools
 import os
 import re
+import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -378,7 +379,8 @@ def measure(client, page):
         response = client.get(url)
         if response.streaming:
             b"".join(response.streaming_content)
-    return {"url": url, "status": response.status_code, "count": len(captured),
+    error = "".join(traceback.format_exception(*response.exc_info)) if response.exc_info else ""
+    return {"url": url, "status": response.status_code, "count": len(captured), "error": error,
             "queries": [q["sql"] for q in captured.captured_queries]}
 
 
@@ -392,7 +394,8 @@ def measured(django_db_setup, django_db_blocker):
         rita.groups.add(Group.objects.get(name="Lead reviewers"))
         clients = {}
         for name, user in (("superuser", root), ("reviewer", rita)):
-            clients[name] = Client()
+            # A page that crashes fails its own test (with its traceback), not the whole module.
+            clients[name] = Client(raise_request_exception=False)
             clients[name].force_login(user)
         SandboxSettings.load()  # made by the first sandbox page that needs it, else
         populate(**SMALL)
@@ -429,8 +432,8 @@ def _check(measured, page, user):
         pytest.skip("not for a reviewer")
     if page.kind == "custom" and big["status"] == 405:
         pytest.skip("a button (POST only)")
-    assert big["status"] == 200, f"{page.id} answered {big['status']}"
-    assert small["status"] == 200
+    assert big["status"] == 200, f"{page.id} answered {big['status']}\n{big['error']}"
+    assert small["status"] == 200, f"{page.id} answered {small['status']} with fewer rows\n{small['error']}"
     assert big["count"] == small["count"], (
         f"{page.id} grows with the data (an N+1): {small['count']} queries with {SMALL}, "
         f"{big['count']} with {BIG}.\n{_report(big)}")
