@@ -7,8 +7,8 @@ The pages are found, not listed: every changelist of the admin site's registry, 
 model (its first row), every custom page a ModelAdmin's get_urls adds (a page that answers 405 to
 GET is a button, skipped), every app's index, and the dashboard; then a few filtered lists the
 dashboard and the mapping editor link to. A product model with no row here fails its change page's
-test: give it rows in `populate`. The reviewer (staff in "Lead reviewers") is measured on every
-page they may open.
+test: give it rows in `populate`. A lead's and an integration's page are measured for a row in
+each state too. The reviewer (staff in "Lead reviewers") is measured on every page they may open.
 
 The worlds are built once for the module inside a transaction that is rolled back at the end, and
 every page is rendered in both before any test runs; each test then checks one page's numbers."""
@@ -283,17 +283,20 @@ def populate(*, integrations, leads):
 @dataclass(frozen=True)
 class Page:
     """One page to measure: `kind` (changelist, change, custom, index, list), its URL name, and
-    what its URL's arguments name (`model` whose first row fills them) or its query string."""
+    what its URL's arguments name (`model` whose first row fills them, or its first row with the
+    `state` given) or its query string."""
 
     kind: str
     name: str
     model: type | None = None
     params: tuple = ()
     query: str = ""
+    state: str = ""
 
     @property
     def id(self):
-        return f"{self.kind}:{self.name}" + (f"?{self.query}" if self.query else "")
+        return (f"{self.kind}:{self.name}" + (f"[{self.state}]" if self.state else "")
+                + (f"?{self.query}" if self.query else ""))
 
     def product(self):
         return self.model is not None and self.model._meta.app_label in PRODUCT_APPS
@@ -337,6 +340,11 @@ def pages() -> list[Page]:
                 continue
             params = tuple(re.findall(r"<(?:\w+:)?(\w+)>", str(pattern.pattern)))
             found.append(Page("custom", pattern.name, model, params))
+    # A lead's and an integration's page differ with their state: one page per state.
+    for model in (Lead, Integration):
+        info = model._meta.app_label, model._meta.model_name
+        found += [Page("change", "%s_%s_change" % info, model, ("object_id",), state=state)
+                  for state in model.State.values]
     # The lists the dashboard's numbers and the mapping editor link to.
     found += [Page("list", "leads_lead_changelist", Lead, query="state__exact=failed"),
               Page("list", "leads_lead_changelist", Lead, query="integration__id__exact={integration}"),
@@ -353,7 +361,10 @@ def url_of(page: Page) -> str | None:
     """The page's URL in the current world, or None when there is no row to show."""
     args = []
     for param in page.params:
-        row = PARAM_ROWS.get((page.name, param), lambda: _first(page.model))()
+        if page.state:
+            row = page.model._default_manager.filter(state=page.state).order_by("pk").first()
+        else:
+            row = PARAM_ROWS.get((page.name, param), lambda: _first(page.model))()
         if row is None:
             return None
         args.append(row.pk)
@@ -439,7 +450,8 @@ def _check(measured, page, user):
     assert big["count"] == small["count"], (
         f"{page.id} grows with the data (an N+1): {small['count']} queries with {SMALL}, "
         f"{big['count']} with {BIG}.\n{_report(big)}")
-    bound = BOUNDS.get(page.id, DEFAULT_BOUNDS[page.kind])
+    # A page of a row in one state has its page's bound.
+    bound = BOUNDS.get(page.id) or BOUNDS.get(page.id.split("[")[0]) or DEFAULT_BOUNDS[page.kind]
     assert big["count"] <= bound, f"{page.id}: more than {bound} queries.\n{_report(big)}"
 
 
