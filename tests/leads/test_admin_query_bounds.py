@@ -180,13 +180,13 @@ def populate(*, integrations, leads):
         CrmField(connection=crm, system_name=name, label=name, data_type="text", max_length=100)
         for crm in crms for name in ("firstName", "emailAddress")])
 
-    # Owners for every connection (new ones and the first, which grows), events, and forms.
+    # Owners for the new connections and for the first of all (which grows), events, and forms.
     owners = LinkedInOwner.objects.bulk_create([
-        LinkedInOwner(connection=all_linkedin[i % len(all_linkedin)] if i % 2 else linkedin[i % len(linkedin)],
+        LinkedInOwner(connection=all_linkedin[0] if k % 2 else linkedin[k % len(linkedin)],
                       urn=f"urn:li:organization:{i}", name=f"Org {i}",
                       kind=LinkedInOwner.Kind.values[i % 2], role="ADMINISTRATOR",
                       gone_at=now if i % 7 == 0 else None)
-        for i in (next(_n) for _ in range(max(2, integrations // 3)))])
+        for k, i in enumerate(next(_n) for _ in range(max(2, integrations // 3)))])
     events = LinkedInEvent.objects.bulk_create([
         LinkedInEvent(owner=owners[k % len(owners)], urn=f"urn:li:event:{i}", name=f"Event {i}",
                       starts_at=now + timedelta(days=i % 30), lead_form_urn=f"urn:li:leadGenForm:{i}")
@@ -234,7 +234,8 @@ def populate(*, integrations, leads):
         for integration in everyone for i in (next(_n) for _ in range(2))])
 
     runs = SyncRun.objects.bulk_create([
-        SyncRun(integration=everyone[i % len(everyone)], trigger=SyncRun.Trigger.values[i % len(SyncRun.Trigger.values)],
+        SyncRun(integration=everyone[i % len(everyone)],
+                trigger=SyncRun.Trigger.values[i % len(SyncRun.Trigger.values)],
                 state=SyncRun.State.values[i % len(SyncRun.State.values)], window_start=now - timedelta(days=1),
                 window_end=now, progress_done=i % 50, progress_total=50 if i % 3 else None, pulled=i % 50,
                 created=i % 7, updated=i % 5, failed=i % 3, skipped=i % 2, started_at=now - timedelta(minutes=5),
