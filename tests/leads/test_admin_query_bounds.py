@@ -6,9 +6,10 @@ rows, and must need exactly as many queries: a count that grows with the data is
 The pages are found, not listed: every changelist of the admin site's registry, one change page per
 model (its first row) and its add page (where adding is allowed), every custom page a ModelAdmin's
 get_urls adds (a page that answers 405 to GET is a button, skipped), every app's index, and the
-dashboard; then a few filtered lists the dashboard and the mapping editor link to. A product model with no row here fails its change page's
-test: give it rows in `populate`. A lead's and an integration's page are measured for a row in
-each state too. The reviewer (staff in "Lead reviewers") is measured on every page they may open.
+dashboard; then a few filtered lists the dashboard and the mapping editor link to. A product model
+with no row here fails its change page's test: give it rows in `populate`. A lead's and an
+integration's page are measured for a row in each state too. The reviewer (staff in "Lead
+reviewers") is measured on every page they may open.
 
 The worlds are built once for the module inside a transaction that is rolled back at the end, and
 every page is rendered in both before any test runs; each test then checks one page's numbers."""
