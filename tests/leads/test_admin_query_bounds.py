@@ -393,8 +393,8 @@ def url_of(page: Page) -> str | None:
 
 
 def measure(client, page):
-    """(status, queries) of one GET of the page, the response read to its end (a streamed CSV
-    runs its queries while it is read). The caches that would make the first request differ
+    """The status, queries and time of one GET of the page (None when there is no row to show), the
+    response read to its end (a streamed CSV runs its queries while it is read). The caches that would make the first request differ
     from the next are emptied first, so every page is measured the same way in both worlds."""
     url = url_of(page)
     if url is None:
@@ -432,7 +432,8 @@ def measured(django_db_setup, django_db_blocker):
             # A page that crashes fails its own test (with its traceback), not the whole module.
             clients[name] = Client(raise_request_exception=False)
             clients[name].force_login(user)
-        SandboxSettings.load()  # made by the first sandbox page that needs it, else
+        # Else the first sandbox page that needs it makes it, with more queries in the small world.
+        SandboxSettings.load()
         populate(**SMALL)
         for world, grow in (("small", None), ("big", {k: BIG[k] - SMALL[k] for k in BIG})):
             if grow:
@@ -466,6 +467,7 @@ def _check(measured, page, user):
         if page.product():
             pytest.fail(f"No {page.model._meta.label} row to open {page.id}: add some in populate().")
         pytest.skip("no row to show" if measured["big"]["superuser"][page.id] is None else "not measured")
+    assert small is not None, f"{page.id}: no row with fewer rows (populate() should make one each round)."
     if user == "reviewer" and big["status"] in (302, 403, 404):
         pytest.skip("not for a reviewer")
     if page.kind == "custom" and big["status"] == 405:
