@@ -393,9 +393,10 @@ def url_of(page: Page) -> str | None:
 
 
 def measure(client, page):
-    """The status, queries and time of one GET of the page (None when there is no row to show), the
-    response read to its end (a streamed CSV runs its queries while it is read). The caches that would make the first request differ
-    from the next are emptied first, so every page is measured the same way in both worlds."""
+    """The status, queries and time of one GET of the page (None when there is no row to show),
+    the response read to its end (a streamed CSV runs its queries while it is read). The caches
+    that would make the first request differ from the next are emptied first, so every page is
+    measured the same way in both worlds."""
     url = url_of(page)
     if url is None:
         return None
