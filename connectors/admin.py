@@ -244,7 +244,8 @@ class LeadFormVersionInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("raw")
+        # Each row is named after its form ("Form v2"): the form comes with it, not a query per row.
+        return super().get_queryset(request).defer("raw").select_related("form")
 
 
 def fields_table(definition) -> str:

@@ -170,7 +170,9 @@ class IntegrationAdmin(admin.ModelAdmin):
     inlines = [FieldMappingInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("form__owner", "crm_connection")
+        # The page shows the beat entry by name, which names its interval: both come with the row.
+        return super().get_queryset(request).select_related("form__owner", "crm_connection",
+                                                            "periodic_task__interval")
 
     @admin.display(description="Last reconciliation")
     def reconciliation(self, obj):
