@@ -45,8 +45,8 @@ from connectors.models import (
     LinkedInOwner,
 )
 from leads import health
-from leads.models import Lead, LeadAttempt, LeadNotification, PersonRequest, SyncRun
-from mappings.models import FieldMapping, Integration
+from leads.models import Lead, LeadAttempt, LeadEvent, LeadNotification, PersonRequest, SyncRun
+from mappings.models import FieldMapping, Integration, IntegrationEvent
 from sandbox.linkedin.models import SandboxSettings
 
 # The module fixture builds the worlds on the test database, which pytest-django sets up only for
@@ -109,7 +109,7 @@ BOUNDS = {page_id: n + SLACK for page_id, n in {
     "custom:mappings_integration_export_mapping": 6,
     "custom:mappings_integration_import_mapping": 9,
     "custom:mappings_integration_progress": 6,
-    "index:index": 17,
+    "index:index": 21,  # with the CRM connections section and the last challenge answered
     "list:leads_lead_changelist?integration__id__exact={integration}": 17,
     "list:leads_lead_changelist?state__exact=failed": 16,
     "list:leads_syncrun_changelist?integration__id__exact={integration}": 12,
@@ -284,6 +284,17 @@ def populate(*, integrations, leads):
                       outcome=PersonRequest.Outcome.values[i % 2])
         for i in (next(_n) for _ in range(leads // 100))])
     User.objects.bulk_create([User(username=f"staff-{i}", is_staff=True) for i in (next(_n) for _ in range(5))])
+    # History: events on the first leads (their pages show them) and on every integration's trail.
+    LeadEvent.objects.bulk_create([
+        LeadEvent(lead=lead, at=now - timedelta(minutes=k), kind=LeadEvent.Kind.values[k % len(LeadEvent.Kind.values)],
+                  actor="admin", via=LeadEvent.Via.values[k % len(LeadEvent.Via.values)], detail={"run": 1})
+        for k, lead in enumerate(first * (leads // 100) + new_leads[::50])], batch_size=500)
+    IntegrationEvent.objects.bulk_create([
+        IntegrationEvent(integration=integration, at=now - timedelta(minutes=k),
+                         kind=IntegrationEvent.Kind.values[k % len(IntegrationEvent.Kind.values)], actor="admin",
+                         via=IntegrationEvent.Via.values[k % len(IntegrationEvent.Via.values)],
+                         summary="Done.", detail={})
+        for integration in Integration.objects.order_by("pk") for k in range(3)], batch_size=500)
 
 
 # --- the pages -------------------------------------------------------------------------------------
@@ -331,6 +342,8 @@ PARAM_ROWS = {
     # A form's pages show its leads: the first integration's form.
     ("leads_lead_form_table", "form_pk"): _first_integration_form,
     ("leads_lead_form_export", "form_pk"): _first_integration_form,
+    # The answers can be edited on a failed lead (a synced one's page redirects to the lead).
+    ("leads_lead_answers", "pk"): lambda: Lead.objects.filter(state=Lead.State.FAILED).order_by("pk").first(),
 }
 
 
