@@ -105,7 +105,7 @@ def celery_health(*, use_cache=True) -> dict:
             else:
                 health["worker"] = "ok" if health["workers"] else "down"
     health["beat"] = beat_state()
-    cache.set(CACHE_KEY, health, CACHE_SECONDS)
+    cache.set(CACHE_KEY, health, getattr(settings, "LEADSYNC_HEALTH_CACHE_SECONDS", CACHE_SECONDS))
     return health
 
 

@@ -51,6 +51,24 @@ def _service_url(var, what):
     return url
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Nothing cached by one test (the admin's Celery health) is seen by the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def health_cached(db):
+    """The admin's Celery health computed and cached before the test's first page: a test that
+    counts the queries of its pages counts the same for each (see LEADSYNC_HEALTH_CACHE_SECONDS)."""
+    from leads.health import celery_health
+
+    celery_health()
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     return _service_url("LEADSYNC_TEST_REDIS_URL", "Redis")

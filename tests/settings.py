@@ -25,6 +25,10 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_RESULT_BACKEND = os.environ.get("LEADSYNC_TEST_REDIS_URL", "cache+memory://")
 # Retries still happen (the code paths are exercised) but never wait.
 LEADSYNC_RETRY_BASE_DELAY = 0
+# The admin's Celery health is cached for 10 s: a test's pages would cost one query more or less
+# as that expired under them. Here it lasts the test (tests/conftest.py empties the cache before
+# each), so the first page of a test computes it and the others do not, every time.
+LEADSYNC_HEALTH_CACHE_SECONDS = 3600
 LEADSYNC_RETRY_MAX_DELAY = 0
 
 # A file, not SQLite's in-memory shared cache: that cache fails a second writer at once instead of

@@ -133,6 +133,7 @@ def test_the_preview_shows_what_a_retry_would_send_with_the_mapping_as_it_is_now
     assert "leadScore is a number field" in preview  # the engine keeps it from the CRM (which would refuse the lead)
 
 
+@pytest.mark.usefixtures("health_cached")
 def test_the_lead_page_costs_the_same_queries_for_30_mapping_rows_as_for_5(reviewer, integration):
     counts = {}
     for n in (5, 30):

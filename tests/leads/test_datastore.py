@@ -303,6 +303,7 @@ def test_leads_by_form_lists_each_integrated_form_with_its_counts(admin_client, 
     assert table_url(form) in html and form_export_url(form) in html
 
 
+@pytest.mark.usefixtures("health_cached")
 def test_table_and_exports_take_a_bounded_number_of_queries(admin_client, form, integration):
     def queries(url, streamed=False):
         with CaptureQueriesContext(connection) as ctx:

@@ -166,6 +166,7 @@ def test_the_history_lists_the_pull_the_pushes_and_the_events_in_order(staff, in
     assert f"Retry run {run.pk}" in rows[3] and "Command line" in rows[3]
 
 
+@pytest.mark.usefixtures("health_cached")
 def test_the_lead_page_costs_the_same_queries_for_a_long_history_as_for_a_short_one(staff, integration):
     counts = {}
     for n in (1, 20):

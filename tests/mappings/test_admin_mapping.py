@@ -201,6 +201,7 @@ def integration_with_rows(n):
     return integration
 
 
+@pytest.mark.usefixtures("health_cached")
 def test_the_integration_page_costs_the_same_queries_for_30_mapping_rows_as_for_5(admin_client):
     counts = {}
     for n in (5, 30):
@@ -345,6 +346,7 @@ def test_the_list_checks_each_row_against_the_rest_of_its_integration(reviewer, 
     assert stored(setup) == before
 
 
+@pytest.mark.usefixtures("health_cached")
 def test_the_list_costs_the_same_queries_for_30_mapping_rows_as_for_5(reviewer):
     counts = {}
     for n in (5, 30):

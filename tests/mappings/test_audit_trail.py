@@ -355,6 +355,7 @@ def page_queries(client, integration):
     return len(queries.captured_queries), response
 
 
+@pytest.mark.usefixtures("health_cached")
 def test_the_integration_page_shows_the_newest_50_events_newest_first_in_a_fixed_number_of_queries(admin_client,
                                                                                                     integration):
     events_for(integration, 2)
