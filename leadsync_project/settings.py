@@ -206,6 +206,8 @@ CELERY_TASK_ROUTES = {
     "leads.process_lead_notification": {"queue": "webhooks"},
     "leads.sweep_notifications": {"queue": "webhooks"},
     "leads.sync_integration": {"queue": "sync"},
+    "leads.sync_integrations": {"queue": "sync"},
+    "leads.sync_group": {"queue": "sync"},
     "leads.retry_failed": {"queue": "push"},
     "connectors.heartbeat": {"queue": "maintenance"},
     "connectors.discover": {"queue": "maintenance"},

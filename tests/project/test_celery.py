@@ -39,7 +39,7 @@ def test_celery_settings_follow_the_design(settings):
 # Every task the product defines, and the queue of its kind of work.
 ROUTES = {
     "leads.process_lead_notification": "webhooks", "leads.sweep_notifications": "webhooks",
-    "leads.sync_integration": "sync",
+    "leads.sync_integration": "sync", "leads.sync_integrations": "sync", "leads.sync_group": "sync",
     "leads.retry_failed": "push",
     "connectors.heartbeat": "maintenance", "connectors.discover": "maintenance",
     "leads.reconcile_integrations": "maintenance", "leads.purge_expired_personal_data": "maintenance",
