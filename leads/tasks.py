@@ -72,7 +72,7 @@ def sync_fan_out(*, integrations, trigger="backfill", days=None, since=None) -> 
 
 
 @shared_task(name="leads.sync_integrations", acks_late=True)
-def sync_integrations(integration_ids=None, trigger="backfill", days=None, since=None):
+def sync_integrations(integration_ids=None, trigger="manual", days=None, since=None):
     """A large sync of these integrations (None: every active one), split in parts that the sync
     workers share (sync_fan_out). Returns the parts' task ids."""
     qs = Integration.objects.select_related("form__owner__connection", "crm_connection")
