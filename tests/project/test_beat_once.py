@@ -135,3 +135,16 @@ def test_beat_is_guarded_by_default(settings):
 
     assert issubclass(import_string(settings.CELERY_BEAT_SCHEDULER.replace(":", ".")), GuardedDatabaseScheduler)
     assert app.conf.beat_scheduler == settings.CELERY_BEAT_SCHEDULER
+
+
+def test_the_lease_lives_in_the_brokers_redis_unless_told_otherwise(settings, monkeypatch):
+    from leadsync_project.beat import lock_url
+    from leadsync_project.celery import app
+
+    settings.LEADSYNC_BEAT_LOCK_URL = ""
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:6379/3")  # Celery reads the broker from it first
+    assert lock_url(app) == "redis://127.0.0.1:6379/3"
+    monkeypatch.setenv("CELERY_BROKER_URL", "memory://")
+    assert lock_url(app) == ""  # nothing to hold a lease in: beat runs unguarded, and says so
+    settings.LEADSYNC_BEAT_LOCK_URL = "redis://10.0.0.5:6379/1"
+    assert lock_url(app) == "redis://10.0.0.5:6379/1"
