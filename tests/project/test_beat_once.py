@@ -87,6 +87,7 @@ def test_a_second_beat_waits_and_sends_nothing_until_the_first_stops(beat_redis,
     url, client = beat_redis
     every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.create(name="beat once: ping", task="leadsync.ping", interval=every)
+    PeriodicTask.objects.create(name="beat once: heartbeat", task="connectors.heartbeat", interval=every)
     first = Beat(tmp_path, "first", url)
     second = None
     try:
@@ -114,6 +115,10 @@ def test_a_second_beat_waits_and_sends_nothing_until_the_first_stops(beat_redis,
         if second:
             second.stop()
     assert client.get(LOCK_KEY) is None  # the last beat gave its lease back too
+    # What beat sends is routed by task name like any task: the heartbeat to `maintenance`.
+    heartbeats = [json.loads(raw)["headers"]["task"] for raw in client.lrange("maintenance", 0, -1)]
+    assert heartbeats and set(heartbeats) == {"connectors.heartbeat"}
+    assert not any(json.loads(raw)["headers"]["task"] == "connectors.heartbeat" for raw in client.lrange("celery", 0, -1))
 
 
 def test_a_beat_that_lost_its_lease_sends_nothing(beat_redis):
