@@ -49,7 +49,7 @@ ROUTES = {
 
 def test_every_task_is_routed_to_the_queue_of_its_kind_of_work():
     app.loader.import_default_modules()
-    product = {name for name in app.tasks if not name.startswith("celery.")}
+    product = {name for name in app.tasks if name.split(".")[0] in ("leads", "connectors", "mappings", "leadsync")}
     assert product == set(ROUTES), "a task without a route in ROUTES (and CELERY_TASK_ROUTES): " \
         f"{sorted(product ^ set(ROUTES))}"
     for name, queue in ROUTES.items():
