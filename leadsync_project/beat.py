@@ -7,7 +7,10 @@ seconds apart), given back when the beat stops. A second beat, on this machine o
 it logs who holds the lease, sends nothing, and asks again every few seconds; when the first beat
 stops (or dies, and its lease runs out) it takes over with the schedule as the database has it. A
 beat that finds its lease lost (Redis restarted, the process paused past the expiry) stops sending
-at once and waits like any second beat.
+at once and waits like any second beat. A beat that takes over starts from the last runs the
+database has: after a clean stop those are exact; after a crash they may be a few minutes old
+(beat writes them every three minutes), so an entry may run once more at the takeover, which the
+per-integration lock and the "a sibling's tick did it" check make harmless.
 
 The lease lives in the Redis of LEADSYNC_BEAT_LOCK_URL, by default the broker's. With a broker that
 is not Redis (memory:// or a file broker in development) there is nothing to hold a lease in: beat

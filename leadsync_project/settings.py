@@ -217,10 +217,12 @@ CELERY_TASK_ROUTES = {
     # leadsync.ping (the health check's round trip) stays on the default queue.
 }
 # Per task, a limit that fits its work (the global one above fits the longest, a 90-day backfill):
-# a notification is one lead, so one that hangs is cut after five minutes, not an hour.
+# a notification is one lead, so one that hangs is cut after a quarter of an hour, not an hour
+# (room for one API call's whole retry policy: LEADSYNC_RETRY_ATTEMPTS x the read timeout and
+# backoff). A notification cut short is marked failed; its lead is still pulled by the next sync.
 CELERY_TASK_ANNOTATIONS = {
-    "leads.process_lead_notification": {"time_limit": 5 * 60, "soft_time_limit": 4 * 60},
-    "leads.sweep_notifications": {"time_limit": 10 * 60, "soft_time_limit": 9 * 60},
+    "leads.process_lead_notification": {"time_limit": 15 * 60, "soft_time_limit": 14 * 60},
+    "leads.sweep_notifications": {"time_limit": 30 * 60, "soft_time_limit": 29 * 60},
 }
 
 # Exactly one beat sends the schedule: a beat takes a lease in Redis (LEADSYNC_BEAT_LOCK_URL, the

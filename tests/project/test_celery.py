@@ -66,3 +66,10 @@ def test_a_worker_started_without_q_consumes_every_queue():
 def test_a_task_is_given_back_when_its_worker_dies_and_redelivered_only_after_the_longest_task():
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
     assert app.conf.broker_transport_options["visibility_timeout"] > app.conf.task_time_limit
+
+
+def test_a_notification_has_a_time_limit_of_its_own_shorter_than_a_backfills():
+    app.loader.import_default_modules()
+    notification = app.tasks["leads.process_lead_notification"]
+    assert notification.soft_time_limit < notification.time_limit < app.conf.task_time_limit
+    assert app.tasks["leads.sync_group"].time_limit == app.conf.task_time_limit  # the global limit, a backfill's
