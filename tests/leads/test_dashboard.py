@@ -85,3 +85,11 @@ def test_a_dead_broker_shows_its_banner_quickly(admin_client, settings):
     html = admin_client.get(reverse("admin:index")).content.decode()
     assert time.monotonic() - started < 5
     assert 'id="leadsync-celery-broker"' in html
+
+
+def test_the_guarded_beat_scheduler_still_counts_as_the_database_scheduler(settings):
+    assert health.beat_state()["database_scheduler"]  # leadsync_project.beat's, built on django-celery-beat's
+    settings.CELERY_BEAT_SCHEDULER = "celery.beat:PersistentScheduler"
+    assert not health.beat_state()["database_scheduler"]
+    settings.CELERY_BEAT_SCHEDULER = "no_such_module:Scheduler"
+    assert not health.beat_state()["database_scheduler"]
