@@ -78,9 +78,15 @@ class Beat:
         return self.log.read_text(errors="replace")
 
     def stop(self):
+        """SIGTERM, as systemd stops it; a beat that does not stop is killed (never left running) and fails the test."""
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+                raise AssertionError(f"beat did not stop on SIGTERM\n{self.text()[-3000:]}") from None
 
 
 def test_a_second_beat_waits_and_sends_nothing_until_the_first_stops(beat_redis, tmp_path):
