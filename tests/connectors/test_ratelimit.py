@@ -1,0 +1,279 @@
+"""The rate limiters: the in-process one (fake clock) and the Redis one (a real Redis server,
+LEADSYNC_TEST_REDIS_URL; skipped without it). The Redis one is read back from Redis itself: the
+slot each acquire reserved is stored, so the spacing is checked exactly, without timing."""
+
+import logging
+import uuid
+
+import pytest
+import redis as redis_py
+import responses
+
+from connectors.crm.client import CrmClient
+from connectors.exceptions import RateLimited
+from connectors.http import RetryPolicy
+from connectors.linkedin.client import LinkedInClient
+from connectors.ratelimit import MARGIN, LocalLimiter, RedisLimiter, limit_key
+
+CRM_URL = "https://api.sharpspring.com/pubapi/v1.2/"
+LINKEDIN_URL = "https://api.linkedin.com"
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def fresh_local_state(monkeypatch):
+    monkeypatch.setattr(LocalLimiter, "_states", {})
+
+
+# --- keys -------------------------------------------------------------------------------------------
+
+
+def test_keys_are_hashed_so_redis_never_holds_an_account_id_or_a_member():
+    key = limit_key("crm", CRM_URL, "3_ACCT1C9C3E4A")
+    assert key.startswith("crm:") and "ACCT" not in key and "sharpspring" not in key
+    assert key == limit_key("crm", CRM_URL, "3_ACCT1C9C3E4A")
+    assert key != limit_key("crm", CRM_URL, "3_ACCT1C9C3E4B")
+    assert limit_key("linkedin-member", "app", "urn:li:person:abc") != limit_key("linkedin-member", "app", "urn:li:person:abd")
+
+
+# --- in process -------------------------------------------------------------------------------------
+
+
+def test_local_limiter_spaces_calls_per_key_across_instances():
+    t = FakeTime()
+    first, second = LocalLimiter(clock=t.clock, sleep=t.sleep), LocalLimiter(clock=t.clock, sleep=t.sleep)
+    starts = []
+    for i in range(21):
+        (first if i % 2 else second).acquire("crm:a", rate=10)
+        starts.append(t.now)
+    assert [b - a for a, b in zip(starts, starts[1:])] == pytest.approx([MARGIN / 10] * 20)
+    before = t.now
+    first.acquire("crm:b", rate=10)  # another key has its own budget
+    assert t.now == before
+
+
+def test_local_limiter_does_not_pace_without_a_rate_and_shares_no_block():
+    t = FakeTime()
+    limiter = LocalLimiter(clock=t.clock, sleep=t.sleep)
+    limiter.block("linkedin-member:x", 30)
+    limiter.exhaust("crm:a", 3600)
+    for _ in range(5):
+        limiter.acquire("linkedin-member:x", daily=2)
+        limiter.acquire("crm:a")
+    assert t.sleeps == []
+
+
+# --- in Redis ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = redis_py.Redis.from_url(redis_url)
+    prefix = f"test-ratelimit:{uuid.uuid4().hex}:"
+    yield client, prefix
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def make_limiter(redis_client):
+    client, prefix = redis_client
+    made = []
+
+    def make(**kwargs):
+        sleeps = []
+        limiter = RedisLimiter(client, prefix=prefix, sleep=sleeps.append, **kwargs)
+        limiter.sleeps = sleeps
+        made.append(limiter)
+        return limiter
+
+    return make
+
+
+def next_slot(limiter, key):
+    return float(limiter.redis.get(f"{limiter.prefix}{key}:next"))
+
+
+def test_redis_limiter_reserves_slots_spaced_for_every_worker(make_limiter):
+    workers = [make_limiter() for _ in range(3)]  # three processes, one Redis
+    slots, waits = [], []
+    for i in range(30):
+        worker = workers[i % 3]
+        waits.append(worker.acquire("crm:a", rate=10))
+        slots.append(next_slot(worker, "crm:a"))
+    # Every slot exactly 1.1/rate after the one before, whoever took it: at most 10 in any second.
+    assert [b - a for a, b in zip(slots, slots[1:])] == pytest.approx([MARGIN / 10] * 29, abs=1e-5)
+    assert waits[0] == 0 and waits[-1] > 2.5  # taken at once, the 30th waits its ~3.2 s turn
+    assert sum(len(w.sleeps) for w in workers) == 29  # each waited in its own process, not in Redis
+
+
+def test_redis_limiter_keys_are_independent(make_limiter):
+    limiter = make_limiter()
+    for _ in range(5):
+        limiter.acquire("crm:a", rate=10)
+    assert limiter.acquire("crm:b", rate=10) == 0
+
+
+def test_a_slot_beyond_the_longest_wait_is_not_reserved_and_is_a_retryable_rate_limit(make_limiter):
+    limiter = make_limiter(max_wait=0.5)
+    for _ in range(5):
+        limiter.acquire("crm:a", rate=10)  # up to ~0.44 s ahead
+    reserved = next_slot(limiter, "crm:a")
+    with pytest.raises(RateLimited) as excinfo:
+        limiter.acquire("crm:a", rate=10, what="CRM getFields")
+    assert excinfo.value.retryable and not excinfo.value.daily
+    assert 0.5 < excinfo.value.retry_after <= 0.56
+    assert "CRM getFields" in str(excinfo.value)
+    assert next_slot(limiter, "crm:a") == reserved  # nothing was taken
+
+
+def test_the_daily_count_is_shared_and_stops_every_worker(make_limiter):
+    first, second = make_limiter(), make_limiter()
+    first.acquire("crm:a", rate=10, daily=3)
+    second.acquire("crm:a", rate=10, daily=3)
+    first.acquire("crm:a", rate=10, daily=3)
+    for worker in (first, second):
+        with pytest.raises(RateLimited) as excinfo:
+            worker.acquire("crm:a", rate=10, daily=3)
+        assert excinfo.value.daily and 0 < excinfo.value.retry_after <= 86400
+    second.acquire("crm:b", rate=10, daily=3)  # another account's day
+
+
+def test_a_block_holds_every_worker_back_and_only_ever_grows(make_limiter):
+    blocker, other = make_limiter(), make_limiter()
+    assert blocker.block("linkedin-member:x", 5) == pytest.approx(5, abs=0.05)
+    assert blocker.block("linkedin-member:x", 1) == pytest.approx(5, abs=0.05)  # a shorter one does not shorten it
+    waited = other.acquire("linkedin-member:x")
+    assert 4.9 < waited <= 5 and other.sleeps == [waited]
+    short = make_limiter(max_wait=2)
+    with pytest.raises(RateLimited) as excinfo:
+        short.acquire("linkedin-member:x")
+    assert 4.5 < excinfo.value.retry_after <= 5 and not excinfo.value.daily
+    assert other.acquire("linkedin-member:y") == 0
+
+
+def test_an_exhausted_key_raises_a_daily_limit_until_its_pause_ends(make_limiter):
+    first, second = make_limiter(), make_limiter()
+    first.exhaust("crm:a", 3600)
+    with pytest.raises(RateLimited) as excinfo:
+        second.acquire("crm:a", rate=10)
+    assert excinfo.value.daily and 3590 < excinfo.value.retry_after <= 3600
+    second.clear("crm:a")
+    assert second.acquire("crm:a", rate=10) == 0
+
+
+def test_without_redis_the_limits_fall_back_to_the_process_and_say_so_once(caplog):
+    limiter = RedisLimiter("redis://127.0.0.1:9/0", sleep=lambda s: None)
+    with caplog.at_level(logging.WARNING, logger="connectors.ratelimit"):
+        for _ in range(3):
+            limiter.acquire("crm:a", rate=10)
+        limiter.block("crm:a", 5)
+        limiter.exhaust("crm:a", 5)
+    warnings = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+# --- the clients under the Redis limiter ------------------------------------------------------------
+
+
+def crm_answer(result=None, error=None):
+    def callback(request):
+        import json
+
+        body = json.loads(request.body)
+        return 200, {}, json.dumps({"id": body["id"], "result": result, "error": error})
+
+    return callback
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def crm(limiter, account="3_ACCT1C9C3E4A", **kwargs):
+    return CrmClient(CRM_URL, account_id=account, secret_key="S3CR3T5B09F6D2A7E8", limiter=limiter,
+                     retry=RetryPolicy(max_attempts=1), **kwargs)
+
+
+def test_a_106_stops_every_client_of_the_account_without_another_call(rsps, make_limiter):
+    rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(error={"code": 106, "message": "Daily limit"}))
+    with pytest.raises(RateLimited):
+        crm(make_limiter()).check()
+    with pytest.raises(RateLimited) as excinfo:
+        crm(make_limiter()).check()  # another worker
+    assert excinfo.value.daily and excinfo.value.retry_after > 3500
+    assert len(rsps.calls) == 1
+    rsps.reset()
+    rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(result={"field": []}))
+    crm(make_limiter(), account="OTHER-ACCOUNT").check()  # other accounts go on
+
+
+def test_a_107_blocks_the_account_for_a_second_for_every_worker(rsps, make_limiter):
+    rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(error={"code": 107, "message": "Too fast"}))
+    first, second = make_limiter(), make_limiter()
+    with pytest.raises(RateLimited):
+        crm(first).check()
+    rsps.reset()
+    rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(result={"field": []}))
+    crm(second).check()
+    assert second.sleeps and 0.8 < second.sleeps[0] <= 1.0
+
+
+def test_the_crm_client_counts_its_daily_limit_in_redis(rsps, make_limiter):
+    rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(result={"field": []}))
+    limiter = make_limiter()
+    crm(limiter, daily_limit=2).check()
+    crm(limiter, daily_limit=2).check()
+    with pytest.raises(RateLimited) as excinfo:
+        crm(limiter, daily_limit=2).check()
+    assert excinfo.value.daily and len(rsps.calls) == 2
+
+
+def test_a_linkedin_429_with_retry_after_holds_back_every_worker_of_the_member(rsps, make_limiter):
+    budgets = [(limit_key("linkedin-member", "app", "urn:li:person:1"), None)]
+    rsps.add(responses.GET, f"{LINKEDIN_URL}/v2/me", status=429, headers={"Retry-After": "7"}, json={"status": 429})
+    first = LinkedInClient(LINKEDIN_URL, access_token="tok", limiter=make_limiter(), budgets=budgets,
+                           retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(RateLimited):
+        first.me()
+    rsps.replace(responses.GET, f"{LINKEDIN_URL}/v2/me", json={"id": "1"})
+    other_limiter = make_limiter()
+    other = LinkedInClient(LINKEDIN_URL, access_token="tok", limiter=other_limiter, budgets=budgets)
+    assert other.me() == {"id": "1"}
+    assert len(other_limiter.sleeps) == 1 and 6.5 < other_limiter.sleeps[0] <= 7
+    another_member = LinkedInClient(LINKEDIN_URL, access_token="tok", limiter=(free := make_limiter()),
+                                    budgets=[(limit_key("linkedin-member", "app", "urn:li:person:2"), None)])
+    another_member.me()
+    assert free.sleeps == []
+
+
+def test_a_linkedin_daily_budget_is_counted_for_the_member_and_the_app(rsps, make_limiter):
+    rsps.add(responses.GET, f"{LINKEDIN_URL}/v2/me", json={"id": "1"})
+    app = (limit_key("linkedin-app", "app"), 3)
+    limiter = make_limiter()
+    one = LinkedInClient(LINKEDIN_URL, access_token="a", limiter=limiter,
+                         budgets=[(limit_key("linkedin-member", "app", "m1"), 2), app])
+    two = LinkedInClient(LINKEDIN_URL, access_token="b", limiter=limiter,
+                         budgets=[(limit_key("linkedin-member", "app", "m2"), 2), app])
+    one.me(), one.me()
+    with pytest.raises(RateLimited) as excinfo:
+        one.me()  # the member's 2
+    assert excinfo.value.daily
+    two.me()
+    with pytest.raises(RateLimited):
+        two.me()  # the app's 3
+    assert len(rsps.calls) == 3
