@@ -139,9 +139,9 @@ class CrmClient:
     errors and 5xx on every method except the creates (`create_leads`, `create_fields`), which have
     no idempotency key (see `create_leads`). Errors 106 (daily limit) and bad credentials never are.
 
-    The limits are the account's, not the object's: `limiter` (`connectors.ratelimit`) spaces the
-    calls of every client of the account (`LocalLimiter`, the default: in this process; a
-    `RedisLimiter`: in every worker of the fleet) and counts `daily_limit` calls a day. A 107 blocks
+    The limits are the account's, not the object's: `limiter` (`connectors.ratelimit`) holds
+    `max_rps` for every client of the account (`LocalLimiter`, the default: in this process; a
+    `RedisLimiter`: in every worker of the fleet, which also counts `daily_limit` calls a day). A 107 blocks
     the account for a second and a 106 until `DAILY_LIMIT_PAUSE` has passed, for every client of it.
     """
 
@@ -344,10 +344,10 @@ class CrmClient:
 
     def _post(self, method, params):
         request_id = uuid.uuid4().hex
-        self.limiter.acquire(self._limit_key, rate=self.max_rps, daily=self.daily_limit, what=f"CRM {method}")
-        logger.debug("CRM %s (request %s) to %s", method, request_id, self.safe_url)
-        response = send(self.session, "POST", self._url, timeout=self.timeout, safe_url=self.safe_url,
-                        json={"method": method, "params": params, "id": request_id})
+        with self.limiter.slot(self._limit_key, rate=self.max_rps, daily=self.daily_limit, what=f"CRM {method}"):
+            logger.debug("CRM %s (request %s) to %s", method, request_id, self.safe_url)
+            response = send(self.session, "POST", self._url, timeout=self.timeout, safe_url=self.safe_url,
+                            json={"method": method, "params": params, "id": request_id})
         try:
             return self._parse(method, request_id, response)
         except RateLimited as exc:

@@ -7,6 +7,8 @@ message carries a token. Importable without Django: only `from_settings` reads
 `django.conf.settings`, lazily.
 """
 
+from contextlib import ExitStack
+
 from connectors.ahead import pages_ahead
 from connectors.exceptions import BadPayload, Forbidden, NotFound, Unauthorized
 from connectors.http import (
@@ -342,11 +344,12 @@ class LinkedInClient:
             "X-Restli-Protocol-Version": self.RESTLI_PROTOCOL_VERSION,
             "Accept": "application/json",
         }
-        if self.limiter is not None:
-            for key, daily in self.budgets:
-                self.limiter.acquire(key, daily=daily, what=f"LinkedIn {method} {path}")
-        response = send(self.session, method, url, timeout=self.timeout, headers=headers, json=json,
-                        what=f"LinkedIn {method} {path}")
+        with ExitStack() as slots:
+            if self.limiter is not None:
+                for key, daily in self.budgets:
+                    slots.enter_context(self.limiter.slot(key, daily=daily, what=f"LinkedIn {method} {path}"))
+            response = send(self.session, method, url, timeout=self.timeout, headers=headers, json=json,
+                            what=f"LinkedIn {method} {path}")
         if not 200 <= response.status_code < 300:
             error = self._error(response, method, path)
             if self.limiter is not None and self.budgets and getattr(error, "retry_after", None):

@@ -3,6 +3,8 @@ LEADSYNC_TEST_REDIS_URL; skipped without it). The Redis one is read back from Re
 slot each acquire reserved is stored, so the spacing is checked exactly, without timing."""
 
 import logging
+import threading
+import time
 import uuid
 
 import pytest
@@ -92,9 +94,16 @@ def make_limiter(redis_client):
     client, prefix = redis_client
     made = []
 
-    def make(**kwargs):
+    def make(*, really_sleep=False, **kwargs):
+        """Its sleeps are recorded; they pass no time unless `really_sleep` (Redis's clock goes on)."""
         sleeps = []
-        limiter = RedisLimiter(client, prefix=prefix, sleep=sleeps.append, **kwargs)
+
+        def sleep(seconds):
+            sleeps.append(seconds)
+            if really_sleep:
+                time.sleep(seconds)
+
+        limiter = RedisLimiter(client, prefix=prefix, sleep=sleep, **kwargs)
         limiter.sleeps = sleeps
         made.append(limiter)
         return limiter
@@ -102,41 +111,56 @@ def make_limiter(redis_client):
     return make
 
 
-def next_slot(limiter, key):
-    return float(limiter.redis.get(f"{limiter.prefix}{key}:next"))
-
-
-def test_redis_limiter_reserves_slots_spaced_for_every_worker(make_limiter):
-    workers = [make_limiter() for _ in range(3)]  # three processes, one Redis
-    slots, waits = [], []
-    for i in range(30):
-        worker = workers[i % 3]
-        waits.append(worker.acquire("crm:a", rate=10))
-        slots.append(next_slot(worker, "crm:a"))
-    # Every slot exactly 1.1/rate after the one before, whoever took it: at most 10 in any second.
-    assert [b - a for a, b in zip(slots, slots[1:])] == pytest.approx([MARGIN / 10] * 29, abs=1e-5)
-    assert waits[0] == 0 and waits[-1] > 2.5  # taken at once, the 30th waits its ~3.2 s turn
-    assert sum(len(w.sleeps) for w in workers) == 29  # each waited in its own process, not in Redis
-
-
-def test_redis_limiter_keys_are_independent(make_limiter):
-    limiter = make_limiter()
-    for _ in range(5):
-        limiter.acquire("crm:a", rate=10)
-    assert limiter.acquire("crm:b", rate=10) == 0
-
-
-def test_a_slot_beyond_the_longest_wait_is_not_reserved_and_is_a_retryable_rate_limit(make_limiter):
-    limiter = make_limiter(max_wait=0.5)
-    for _ in range(5):
-        limiter.acquire("crm:a", rate=10)  # up to ~0.44 s ahead
-    reserved = next_slot(limiter, "crm:a")
+def test_redis_limiter_lets_rate_calls_through_then_waits_for_those_in_flight(make_limiter):
+    workers = [make_limiter(max_wait=0.2) for _ in range(3)]  # three processes, one Redis
+    tokens = [workers[i % 3].acquire("crm:a", rate=10) for i in range(10)]
+    assert all(w.sleeps == [] for w in workers)
+    blocked = workers[0]
     with pytest.raises(RateLimited) as excinfo:
-        limiter.acquire("crm:a", rate=10, what="CRM getFields")
-    assert excinfo.value.retryable and not excinfo.value.daily
-    assert 0.5 < excinfo.value.retry_after <= 0.56
-    assert "CRM getFields" in str(excinfo.value)
-    assert next_slot(limiter, "crm:a") == reserved  # nothing was taken
+        blocked.acquire("crm:a", rate=10, what="CRM getFields")  # ten calls in flight: look again and again
+    assert blocked.sleeps == [blocked.POLL] * 4
+    assert excinfo.value.retryable and not excinfo.value.daily and "CRM getFields" in str(excinfo.value)
+    for worker, token in zip(workers * 4, tokens):
+        worker.release(token)
+    # Every call has ended: the next may go one window after the first of them ended.
+    with pytest.raises(RateLimited) as excinfo:
+        workers[1].acquire("crm:a", rate=10)
+    assert 0.8 < excinfo.value.retry_after <= 1.0
+    assert workers[1].acquire("crm:b", rate=10) is not None  # another key has its own window
+
+
+def test_no_window_holds_more_than_rate_calls_whatever_the_calls_take(make_limiter):
+    """Threads as workers, each call in flight for a while: at the moment any call goes, fewer than
+    `rate` others are in flight or ended within the window before it. So a service counting
+    arrivals (somewhere between a call's start and end) never sees more than `rate` in a window."""
+    rate, window = 5, 0.2
+    limiter = make_limiter(window=window)
+    limiter.sleep = time.sleep
+    seen, lock = [], threading.Lock()
+
+    def now():
+        seconds, micros = limiter.redis.time()
+        return seconds + micros / 1e6
+
+    def worker(n):
+        for i in range(8):
+            token = limiter.acquire("crm:a", rate=rate)
+            start = now()
+            time.sleep((n * 7 + i * 3) % 4 / 100)  # 0 to 30 ms on the way
+            end = now()
+            limiter.release(token)
+            with lock:
+                seen.append((start, end))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 24
+    for start, end in seen:
+        overlapping = [other for other in seen if other[0] < start and other[1] > start - window]
+        assert len(overlapping) < rate
 
 
 def test_the_daily_count_is_shared_and_stops_every_worker(make_limiter):
@@ -152,16 +176,14 @@ def test_the_daily_count_is_shared_and_stops_every_worker(make_limiter):
 
 
 def test_a_block_holds_every_worker_back_and_only_ever_grows(make_limiter):
-    blocker, other = make_limiter(), make_limiter()
+    blocker, other = make_limiter(), make_limiter(max_wait=2)
     assert blocker.block("linkedin-member:x", 5) == pytest.approx(5, abs=0.05)
     assert blocker.block("linkedin-member:x", 1) == pytest.approx(5, abs=0.05)  # a shorter one does not shorten it
-    waited = other.acquire("linkedin-member:x")
-    assert 4.9 < waited <= 5 and other.sleeps == [waited]
-    short = make_limiter(max_wait=2)
     with pytest.raises(RateLimited) as excinfo:
-        short.acquire("linkedin-member:x")
+        other.acquire("linkedin-member:x")
     assert 4.5 < excinfo.value.retry_after <= 5 and not excinfo.value.daily
-    assert other.acquire("linkedin-member:y") == 0
+    assert other.sleeps == []  # it would wait longer than it may: it does not wait at all
+    assert other.acquire("linkedin-member:y") is None  # not paced: nothing to release
 
 
 def test_an_exhausted_key_raises_a_daily_limit_until_its_pause_ends(make_limiter):
@@ -171,7 +193,7 @@ def test_an_exhausted_key_raises_a_daily_limit_until_its_pause_ends(make_limiter
         second.acquire("crm:a", rate=10)
     assert excinfo.value.daily and 3590 < excinfo.value.retry_after <= 3600
     second.clear("crm:a")
-    assert second.acquire("crm:a", rate=10) == 0
+    assert second.acquire("crm:a", rate=10) is not None
 
 
 def test_without_redis_the_limits_fall_back_to_the_process_and_say_so_once(caplog):
@@ -224,13 +246,13 @@ def test_a_106_stops_every_client_of_the_account_without_another_call(rsps, make
 
 def test_a_107_blocks_the_account_for_a_second_for_every_worker(rsps, make_limiter):
     rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(error={"code": 107, "message": "Too fast"}))
-    first, second = make_limiter(), make_limiter()
+    first, second = make_limiter(), make_limiter(really_sleep=True)
     with pytest.raises(RateLimited):
         crm(first).check()
     rsps.reset()
     rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(result={"field": []}))
     crm(second).check()
-    assert second.sleeps and 0.8 < second.sleeps[0] <= 1.0
+    assert len(second.sleeps) == 1 and 0.8 < second.sleeps[0] <= 1.0
 
 
 def test_the_crm_client_counts_its_daily_limit_in_redis(rsps, make_limiter):
@@ -245,16 +267,16 @@ def test_the_crm_client_counts_its_daily_limit_in_redis(rsps, make_limiter):
 
 def test_a_linkedin_429_with_retry_after_holds_back_every_worker_of_the_member(rsps, make_limiter):
     budgets = [(limit_key("linkedin-member", "app", "urn:li:person:1"), None)]
-    rsps.add(responses.GET, f"{LINKEDIN_URL}/v2/me", status=429, headers={"Retry-After": "7"}, json={"status": 429})
+    rsps.add(responses.GET, f"{LINKEDIN_URL}/v2/me", status=429, headers={"Retry-After": "1"}, json={"status": 429})
     first = LinkedInClient(LINKEDIN_URL, access_token="tok", limiter=make_limiter(), budgets=budgets,
                            retry=RetryPolicy(max_attempts=1))
     with pytest.raises(RateLimited):
         first.me()
     rsps.replace(responses.GET, f"{LINKEDIN_URL}/v2/me", json={"id": "1"})
-    other_limiter = make_limiter()
+    other_limiter = make_limiter(really_sleep=True)
     other = LinkedInClient(LINKEDIN_URL, access_token="tok", limiter=other_limiter, budgets=budgets)
     assert other.me() == {"id": "1"}
-    assert len(other_limiter.sleeps) == 1 and 6.5 < other_limiter.sleeps[0] <= 7
+    assert len(other_limiter.sleeps) == 1 and 0.8 < other_limiter.sleeps[0] <= 1
     another_member = LinkedInClient(LINKEDIN_URL, access_token="tok", limiter=(free := make_limiter()),
                                     budgets=[(limit_key("linkedin-member", "app", "urn:li:person:2"), None)])
     another_member.me()
