@@ -168,8 +168,6 @@ class CrmClient:
         self.retry = retry or RetryPolicy(sleep=sleep)
         self.max_rps = max_rps
         self.timeout = timeout
-        self._clock = clock
-        self._sleep = sleep
         self.daily_limit = daily_limit
         self.limiter = limiter or LocalLimiter(clock=clock, sleep=sleep)
         self._limit_key = limit_key("crm", self.safe_url, self._account_id)
