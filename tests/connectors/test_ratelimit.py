@@ -111,6 +111,7 @@ def make_limiter(redis_client):
     return make
 
 
+@pytest.mark.redis
 def test_redis_limiter_lets_rate_calls_through_then_waits_for_those_in_flight(make_limiter):
     workers = [make_limiter(max_wait=0.2) for _ in range(3)]  # three processes, one Redis
     tokens = [workers[i % 3].acquire("crm:a", rate=10) for i in range(10)]
@@ -129,6 +130,7 @@ def test_redis_limiter_lets_rate_calls_through_then_waits_for_those_in_flight(ma
     assert workers[1].acquire("crm:b", rate=10) is not None  # another key has its own window
 
 
+@pytest.mark.redis
 def test_no_window_holds_more_than_rate_calls_whatever_the_calls_take(make_limiter):
     """Threads as workers, each call in flight for a while: at the moment any call goes, fewer than
     `rate` others are in flight or ended within the window before it. So a service counting
@@ -163,6 +165,7 @@ def test_no_window_holds_more_than_rate_calls_whatever_the_calls_take(make_limit
         assert len(overlapping) < rate
 
 
+@pytest.mark.redis
 def test_the_daily_count_is_shared_and_stops_every_worker(make_limiter):
     first, second = make_limiter(), make_limiter()
     first.acquire("crm:a", rate=10, daily=3)
@@ -175,6 +178,7 @@ def test_the_daily_count_is_shared_and_stops_every_worker(make_limiter):
     second.acquire("crm:b", rate=10, daily=3)  # another account's day
 
 
+@pytest.mark.redis
 def test_a_block_holds_every_worker_back_and_only_ever_grows(make_limiter):
     blocker, other = make_limiter(), make_limiter(max_wait=2)
     assert blocker.block("linkedin-member:x", 5) == pytest.approx(5, abs=0.05)
@@ -186,6 +190,7 @@ def test_a_block_holds_every_worker_back_and_only_ever_grows(make_limiter):
     assert other.acquire("linkedin-member:y") is None  # not paced: nothing to release
 
 
+@pytest.mark.redis
 def test_an_exhausted_key_raises_a_daily_limit_until_its_pause_ends(make_limiter):
     first, second = make_limiter(), make_limiter()
     first.exhaust("crm:a", 3600)
@@ -231,6 +236,7 @@ def crm(limiter, account="3_ACCT1C9C3E4A", **kwargs):
                      retry=RetryPolicy(max_attempts=1), **kwargs)
 
 
+@pytest.mark.redis
 def test_a_106_stops_every_client_of_the_account_without_another_call(rsps, make_limiter):
     rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(error={"code": 106, "message": "Daily limit"}))
     with pytest.raises(RateLimited):
@@ -244,6 +250,7 @@ def test_a_106_stops_every_client_of_the_account_without_another_call(rsps, make
     crm(make_limiter(), account="OTHER-ACCOUNT").check()  # other accounts go on
 
 
+@pytest.mark.redis
 def test_a_107_blocks_the_account_for_a_second_for_every_worker(rsps, make_limiter):
     rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(error={"code": 107, "message": "Too fast"}))
     first, second = make_limiter(), make_limiter(really_sleep=True)
@@ -255,6 +262,7 @@ def test_a_107_blocks_the_account_for_a_second_for_every_worker(rsps, make_limit
     assert len(second.sleeps) == 1 and 0.8 < second.sleeps[0] <= 1.0
 
 
+@pytest.mark.redis
 def test_the_crm_client_counts_its_daily_limit_in_redis(rsps, make_limiter):
     rsps.add_callback(responses.POST, CRM_URL, callback=crm_answer(result={"field": []}))
     limiter = make_limiter()
@@ -265,6 +273,7 @@ def test_the_crm_client_counts_its_daily_limit_in_redis(rsps, make_limiter):
     assert excinfo.value.daily and len(rsps.calls) == 2
 
 
+@pytest.mark.redis
 def test_a_linkedin_429_with_retry_after_holds_back_every_worker_of_the_member(rsps, make_limiter):
     budgets = [(limit_key("linkedin-member", "app", "urn:li:person:1"), None)]
     rsps.add(responses.GET, f"{LINKEDIN_URL}/v2/me", status=429, headers={"Retry-After": "1"}, json={"status": 429})
@@ -283,6 +292,7 @@ def test_a_linkedin_429_with_retry_after_holds_back_every_worker_of_the_member(r
     assert free.sleeps == []
 
 
+@pytest.mark.redis
 def test_a_linkedin_daily_budget_is_counted_for_the_member_and_the_app(rsps, make_limiter):
     rsps.add(responses.GET, f"{LINKEDIN_URL}/v2/me", json={"id": "1"})
     app = (limit_key("linkedin-app", "app"), 3)
