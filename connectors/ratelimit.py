@@ -36,8 +36,8 @@ from connectors.exceptions import RateLimited
 
 logger = logging.getLogger(__name__)
 
-# 10% under a per-second limit: a server counting a one-second window inclusively, or seeing two
-# calls arrive closer than they were sent, would otherwise see rate + 1 calls at the window's edges.
+# LocalLimiter's spacing, 10% under a per-second limit: a server counting a one-second window
+# inclusively would otherwise see rate + 1 calls at the window's edges.
 MARGIN = 1.1
 DEFAULT_MAX_WAIT = 30.0
 DAY = 86400
@@ -66,8 +66,18 @@ class Limiter:
         finally:
             self.release(token)
 
+    def acquire(self, key, *, rate=None, daily=None, what="calls"):
+        """Wait until a call on `key` may go; return a token for `release`."""
+        raise NotImplementedError
+
     def release(self, token):
         """The call of `token` (what `acquire` returned) is over."""
+
+    def block(self, key, seconds):
+        """The service asked for a pause (429 Retry-After, CRM 107): nobody calls on `key` for `seconds`."""
+
+    def exhaust(self, key, seconds):
+        """The service's daily limit is reached (CRM 106): calls on `key` fail at once for `seconds`."""
 
 
 class LocalLimiter(Limiter):
@@ -101,17 +111,8 @@ class LocalLimiter(Limiter):
             self.sleep(wait)
         return None
 
-    def block(self, key, seconds):
-        """Nothing is shared in one process: the retry policy honours the service's wait."""
-
-    def exhaust(self, key, seconds):
-        """Nothing is shared in one process: the caller sees the service's daily limit itself."""
-
-    @classmethod
-    def reset(cls):
-        """Forget every key (tests)."""
-        with cls._states_lock:
-            cls._states.clear()
+    # `block` and `exhaust` do nothing: in one process the retry policy honours the service's wait
+    # and the caller sees its daily limit itself.
 
 
 # KEYS: 1 the window (sorted set: call id -> the time it ended, or while in flight the time it is
