@@ -108,3 +108,33 @@ def test_the_same_push_with_each_process_keeping_the_limit_alone_draws_107(fleet
     refused = calls.filter(error_code=107).count()
     assert refused > 0 and refused == sum(r["refused"] for r in reports)
     assert busiest_second(calls) > 10
+
+
+def test_a_sync_draws_on_the_limits_in_redis_when_they_are_configured(cli, event_integration, settings, redis_url):
+    """The product's own path: `leadsync sync` builds its CRM client in connectors/clients.py, with the
+    limiter the settings name. Every CRM call of the sync is counted in Redis, under a hashed key."""
+    from django.utils import timezone
+
+    from connectors.clients import crm_client
+    from connectors.ratelimit import limit_key
+
+    settings.LEADSYNC_RATE_LIMIT_REDIS_URL = redis_url
+    client = crm_client(event_integration.crm_connection)
+    key = limit_key("crm", client.safe_url, event_integration.crm_connection.account_id)
+    redis = redis_py.Redis.from_url(redis_url)
+    prefix = client.limiter.prefix + key
+    since = timezone.now()
+    try:
+        result = cli("sync", "--days", "90", "--json")
+        assert result.code == 0, result.err
+        made = CrmCall.objects.filter(account_ref=event_integration.crm_connection.account_id, created_at__gte=since)
+        assert made.count() > 0
+        (day,) = list(redis.scan_iter(match=prefix + ":day:*"))
+        assert int(redis.get(day)) == made.count()
+        assert redis.zcard(prefix + ":window") > 0
+        account = event_integration.crm_connection.account_id
+        assert not [k for k in redis.scan_iter(match="leadsync:ratelimit:*") if account.encode() in k]
+    finally:
+        keys = list(redis.scan_iter(match=prefix + "*"))
+        if keys:
+            redis.delete(*keys)
