@@ -7,7 +7,7 @@ import threading
 from django.conf import settings
 
 from connectors.crm.client import CrmClient
-from connectors.exceptions import ConfigurationError
+from connectors.exceptions import ConfigurationError, HostError
 from connectors.http import RetryPolicy
 from connectors.linkedin.oauth import LinkedInOAuth
 from connectors.models import CrmConnection, LinkedInConnection
@@ -51,6 +51,37 @@ def crm_client(connection: CrmConnection, **kwargs) -> CrmClient:
     """A client for the connection's CRM account (its stored endpoint and decrypted credentials)."""
     return crm_client_for(connection.api_url, account_id=connection.account_id,
                           secret_key=connection.secret_key, **kwargs)
+
+
+def _limits_redis(operation):
+    """`operation`'s answer; HostError (a clear sentence, no URL) when the limits' Redis is away."""
+    from redis.exceptions import RedisError
+
+    try:
+        return operation()
+    except RedisError as exc:
+        raise HostError(f"The rate limits' Redis cannot be reached ({type(exc).__name__}).") from None
+
+
+def crm_limits(connection: CrmConnection) -> dict | None:
+    """What the shared limiter holds for the connection's CRM account (`RedisLimiter.status`), or
+    None when the limits are kept per process. HostError when Redis cannot be reached."""
+    limiter = rate_limiter()
+    if not isinstance(limiter, RedisLimiter):
+        return None
+    key = limit_key("crm", crm_client(connection).safe_url, connection.account_id)
+    return _limits_redis(lambda: limiter.status(key))
+
+
+def crm_limits_clear(connection: CrmConnection) -> bool:
+    """Lift the connection's pause after a 106 (and its block and today's count) in the shared
+    limiter, e.g. once the CRM's vendor raised the daily limit; False when limits are per process."""
+    limiter = rate_limiter()
+    if not isinstance(limiter, RedisLimiter):
+        return False
+    key = limit_key("crm", crm_client(connection).safe_url, connection.account_id)
+    _limits_redis(lambda: limiter.clear(key))
+    return True
 
 
 def linkedin_budgets(connection: LinkedInConnection):

@@ -287,6 +287,25 @@ class RedisLimiter(Limiter):
         except redis_py.RedisError as exc:
             self._unreachable(exc)
 
+    def status(self, key):
+        """What Redis holds for `key` now: calls in flight or ended within the last window, calls
+        counted today, seconds left of a block and of a daily pause. RedisError when unreachable."""
+        window, blocked, out, day_prefix = self._keys(key)
+        seconds, micros = self.redis.time()
+        now = float(seconds) + micros / 1e6
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zcount(window, f"({now - self.window:.6f}", "+inf")
+        pipe.get(blocked)
+        pipe.pttl(out)
+        pipe.get(f"{day_prefix}{int(now // DAY)}")
+        recent, blocked_until, out_ms, today = pipe.execute()
+        return {
+            "calls_last_window": int(recent),
+            "calls_today": int(today or 0),
+            "blocked_for": round(max(0.0, float(blocked_until) - now), 3) if blocked_until else 0.0,
+            "paused_for": round(out_ms / 1000, 3) if out_ms > 0 else 0.0,
+        }
+
     def clear(self, key):
         """Forget what is stored for `key` (its window, block, daily flag and today's count)."""
         keys = self._keys(key)
