@@ -193,6 +193,7 @@ class RedisLimiter(Limiter):
     so a Redis outage slows nothing down beyond what one worker alone would do."""
 
     POLL = 0.05  # how often to look again while the window is full of calls still in flight
+    RETRY_REDIS = 10.0  # after Redis was unreachable, the process's limits are used this long
 
     def __init__(self, redis, *, prefix="leadsync:ratelimit:", max_wait=DEFAULT_MAX_WAIT, window=1.0,
                  hold=120.0, sleep=time.sleep):
@@ -211,6 +212,7 @@ class RedisLimiter(Limiter):
         self._block = redis.register_script(_BLOCK)
         self._fallback = LocalLimiter(sleep=sleep)
         self._warned_at = None
+        self._down_until = None
 
     def __repr__(self):
         return f"<RedisLimiter prefix={self.prefix!r}>"
@@ -219,8 +221,14 @@ class RedisLimiter(Limiter):
         base = self.prefix + key
         return [f"{base}:window", f"{base}:blocked", f"{base}:out", f"{base}:day:"]
 
+    def _away(self):
+        """True while Redis was found unreachable less than RETRY_REDIS seconds ago: calls do not
+        wait for a connect timeout each, they use the process's limits."""
+        return self._down_until is not None and time.monotonic() < self._down_until
+
     def _unreachable(self, error):
         now = time.monotonic()
+        self._down_until = now + self.RETRY_REDIS
         if self._warned_at is None or now - self._warned_at > 60:
             self._warned_at = now
             logger.warning("Rate limiter: Redis unreachable (%s); limits are kept per process meanwhile",
@@ -233,6 +241,8 @@ class RedisLimiter(Limiter):
         day's budget is spent (`daily=True`)."""
         import redis as redis_py
 
+        if self._away():
+            return self._fallback.acquire(key, rate=rate)
         keys, call = self._keys(key), uuid.uuid4().hex
         args = [int(rate or 0), self.window, int(daily or 0), call, self.hold, self.POLL]
         waited = 0.0
@@ -269,7 +279,7 @@ class RedisLimiter(Limiter):
         """Nobody calls on `key` for `seconds` (e.g. a 429's Retry-After); returns the block's length."""
         import redis as redis_py
 
-        if not seconds or seconds <= 0:
+        if not seconds or seconds <= 0 or self._away():
             return 0.0
         try:
             return float(self._block(keys=[self._keys(key)[1]], args=[float(seconds)]))
@@ -282,6 +292,8 @@ class RedisLimiter(Limiter):
         RateLimited(daily=True) for `seconds`."""
         import redis as redis_py
 
+        if self._away():
+            return
         try:
             self.redis.set(self._keys(key)[2], "1", px=max(1, int(seconds * 1000)))
         except redis_py.RedisError as exc:

@@ -212,6 +212,16 @@ def test_without_redis_the_limits_fall_back_to_the_process_and_say_so_once(caplo
     assert len(warnings) == 1
 
 
+def test_after_redis_was_found_away_calls_do_not_try_it_again_for_a_while(monkeypatch):
+    limiter = RedisLimiter("redis://127.0.0.1:9/0", sleep=lambda s: None)
+    tried = []
+    real = limiter._acquire
+    monkeypatch.setattr(limiter, "_acquire", lambda **kw: tried.append(1) or real(**kw))
+    for _ in range(5):
+        limiter.acquire("crm:a", rate=10)
+    assert tried == [1]  # one connect refused, then the process's limits for RETRY_REDIS seconds
+
+
 # --- the clients under the Redis limiter ------------------------------------------------------------
 
 
