@@ -141,8 +141,8 @@ class CrmClient:
 
     The limits are the account's, not the object's: `limiter` (`connectors.ratelimit`) holds
     `max_rps` for every client of the account (`LocalLimiter`, the default: in this process; a
-    `RedisLimiter`: in every worker of the fleet, which also counts `daily_limit` calls a day). A 107 blocks
-    the account for a second and a 106 until `DAILY_LIMIT_PAUSE` has passed, for every client of it.
+    `RedisLimiter`: in every worker of the fleet, and it counts `daily_limit` calls a day). A 107
+    holds every client of the account back for a second, a 106 for `DAILY_LIMIT_PAUSE`.
     """
 
     # After a 106, nobody calls the account for this long; then one call finds out whether the CRM's
