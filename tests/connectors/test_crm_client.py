@@ -17,23 +17,11 @@ from connectors.crm.client import CrmClient, ObjectResult
 from connectors.exceptions import BadPayload, CrmError, HostError, RateLimited, ServerError, Unauthorized
 from connectors.http import RetryPolicy
 from connectors.ratelimit import LocalLimiter
+from tests.connectors.fake_time import FakeTime
 
 API_URL = "https://api.sharpspring.com/pubapi/v1.2/"
 ACCOUNT_ID = "3_ACCT1C9C3E4A"
 SECRET = "S3CR3T5B09F6D2A7E8"
-
-
-class FakeTime:
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture(autouse=True)

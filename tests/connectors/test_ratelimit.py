@@ -16,22 +16,10 @@ from connectors.exceptions import RateLimited
 from connectors.http import RetryPolicy
 from connectors.linkedin.client import LinkedInClient
 from connectors.ratelimit import MARGIN, LocalLimiter, RedisLimiter, limit_key
+from tests.connectors.fake_time import FakeTime
 
 CRM_URL = "https://api.sharpspring.com/pubapi/v1.2/"
 LINKEDIN_URL = "https://api.linkedin.com"
-
-
-class FakeTime:
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture(autouse=True)
