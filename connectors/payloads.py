@@ -8,6 +8,8 @@ Each of these is refused here as BadPayload, naming what was being read, before 
 import json
 import math
 
+import orjson
+
 from connectors.exceptions import BadPayload
 
 # LinkedIn's and the CRM's deepest documented payloads nest well under ten levels.
@@ -50,9 +52,24 @@ def _check_text(text, what, status):
                          status=status) from None
 
 
+def _plainly_storable(value, max_depth) -> bool:
+    """True when `value` is surely storable, found in one pass in C: orjson writes it (so no lone
+    surrogate, no key that is not text, no integer beyond 64 bits), the JSON holds no NUL, no null
+    (orjson writes NaN and infinities as null: a null sends the value to the full check) and fewer
+    brackets than `max_depth` (so it cannot nest deeper). False only means "look closer"."""
+    try:
+        text = orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return (b"\\u0000" not in text and b"null" not in text
+            and text.count(b"[") + text.count(b"{") < max_depth)
+
+
 def check_storable(value, *, what: str, status=None, max_depth: int = MAX_DEPTH) -> None:
     """BadPayload unless `value` (parsed JSON) can be stored in a JSON column as it is."""
     if type(value) in (dict, list):
+        if _plainly_storable(value, max_depth):  # most leads: one C pass instead of a walk
+            return
         _walk(value, 1, max_depth, what, status)
     else:
         _check_any(value, what=what, status=status, max_depth=max_depth)
