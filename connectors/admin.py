@@ -5,8 +5,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.template.loader import render_to_string
 
-from connectors.clients import retry_policy
-from connectors.crm.client import CrmClient
+from connectors.clients import crm_client_for
 from connectors.crm_connections import crm_fields_load
 from connectors.exceptions import ApiError, Unauthorized
 from connectors.linkedin.forms import form_fields
@@ -132,7 +131,7 @@ class CrmConnectionForm(forms.ModelForm):
         api_url = cleaned.get("api_url") or settings.LEADGEN_CRM_API_URL
         cleaned["api_url"] = api_url
         try:
-            CrmClient(api_url, account_id=cleaned["account_id"], secret_key=secret, retry=retry_policy()).check()
+            crm_client_for(api_url, account_id=cleaned["account_id"], secret_key=secret).check()
         except Unauthorized:
             raise forms.ValidationError("The CRM refused this account ID and secret key: nothing was saved.") from None
         except ApiError as exc:

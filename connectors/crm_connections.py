@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.clients import crm_client, retry_policy
-from connectors.crm.client import CrmClient, to_int
+from connectors.clients import crm_client, crm_client_for
+from connectors.crm.client import to_int
 from connectors.models import CrmConnection, CrmField
 
 
@@ -15,7 +15,7 @@ def crm_connection_save(*, name, account_id, secret_key, api_url=None) -> CrmCon
     Wrong credentials or an unreachable CRM raise (an ApiError) and change nothing. Then the
     field catalogue is loaded."""
     api_url = api_url or settings.LEADGEN_CRM_API_URL
-    client = CrmClient(api_url, account_id=account_id, secret_key=secret_key, retry=retry_policy())
+    client = crm_client_for(api_url, account_id=account_id, secret_key=secret_key)
     client.check()
     connection, _ = CrmConnection.objects.update_or_create(
         name=name,
@@ -32,7 +32,7 @@ def _truthy(value):
     return str(value).strip().lower() in ("1", "true", "yes")
 
 
-def crm_fields_load(*, connection: CrmConnection, client: CrmClient | None = None) -> int:
+def crm_fields_load(*, connection: CrmConnection, client=None) -> int:
     """Replace the stored field catalogue with the CRM's (getFields). Returns the field count."""
     client = client or crm_client(connection)
     fields = client.get_fields()

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.clients import linkedin_oauth, retry_policy
+from connectors.clients import linkedin_budgets, linkedin_oauth, rate_limiter, retry_policy
 from connectors.exceptions import ApiError, Forbidden, NeedsReauthorization, OAuthError, Unauthorized
 from connectors.linkedin.client import LinkedInClient
 from connectors.linkedin.urns import PERSON, make_urn
@@ -227,4 +227,6 @@ def linkedin_client(connection: LinkedInConnection, **kwargs) -> LinkedInClient:
         return connection_refresh(connection=connection, failed_token=failed_token)
 
     kwargs.setdefault("retry", retry_policy())
+    kwargs.setdefault("limiter", rate_limiter())
+    kwargs.setdefault("budgets", linkedin_budgets(connection))
     return LinkedInClient.from_settings(access_token=connection.access_token, refresh=refresh, **kwargs)

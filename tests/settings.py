@@ -15,6 +15,8 @@ os.environ.setdefault("LEADSYNC_SANDBOX", "1")
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("DATABASE_URL", "sqlite:///test-db.sqlite3")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("LEADSYNC_TEST_REDIS_URL", "memory://"))
+# The limits stay per process (as before the fleet limiter): tests that want them in Redis say so.
+os.environ.setdefault("LEADSYNC_RATE_LIMIT_REDIS_URL", "off")
 os.environ.setdefault("LINKEDIN_CLIENT_ID", "test-client-id")
 os.environ.setdefault("LINKEDIN_CLIENT_SECRET", "test-client-secret")
 

@@ -7,7 +7,6 @@ so the real URL never leaves this object: errors, logs and `repr()` only show `s
 
 import logging
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from connectors.exceptions import (
     Unauthorized,
 )
 from connectors.crm import schema
+from connectors.ratelimit import LocalLimiter, limit_key
 from connectors.http import DEFAULT_TIMEOUT, RetryPolicy, json_object, new_session, scrub, send, status_error
 
 logger = logging.getLogger(__name__)
@@ -43,37 +43,6 @@ class ObjectResult:
     error_message: str | None = None
     error_detail: str | None = None  # the error's `data` (often names the field), shortened
     error_fields: tuple[str, ...] = ()  # the fields of the sent object the error names (see named_fields)
-
-
-class _Throttle:
-    """Spaces request starts at least 1.1/max_rps apart, so no one-second window holds more than
-    max_rps of them. The slot is reserved under the lock and slept outside it."""
-
-    MARGIN = 1.1
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._next = None
-
-    def wait(self, max_rps, clock, sleep):
-        with self._lock:
-            now = clock()
-            start = now if self._next is None else max(now, self._next)
-            # 10% under the limit: a server counting a one-second window inclusively would
-            # otherwise see max_rps + 1 calls at the window's edges.
-            self._next = start + self.MARGIN / max_rps
-        if start > now:
-            sleep(start - now)
-
-
-# The per-second limit is per CRM account, not per client object: share the state in the process.
-_throttles = {}
-_throttles_lock = threading.Lock()
-
-
-def _throttle_for(key):
-    with _throttles_lock:
-        return _throttles.setdefault(key, _Throttle())
 
 
 class _AnswerLost(Exception):
@@ -169,11 +138,21 @@ class CrmClient:
     What is retried (with `retry`): rate limits (107, 209) on every method, and timeouts, connection
     errors and 5xx on every method except the creates (`create_leads`, `create_fields`), which have
     no idempotency key (see `create_leads`). Errors 106 (daily limit) and bad credentials never are.
+
+    The limits are the account's, not the object's: `limiter` (`connectors.ratelimit`) holds
+    `max_rps` for every client of the account (`LocalLimiter`, the default: in this process; a
+    `RedisLimiter`: in every worker of the fleet, and it counts `daily_limit` calls a day). A 107
+    holds every client of the account back for a second, a 106 for `DAILY_LIMIT_PAUSE`.
     """
 
+    # After a 106, nobody calls the account for this long; then one call finds out whether the CRM's
+    # daily reset (its hour is not documented) has come.
+    DAILY_LIMIT_PAUSE = 3600.0
+
     def __init__(self, api_url, *, account_id, secret_key, session=None, retry=None,
-                 max_rps=schema.MAX_RPS, timeout=DEFAULT_TIMEOUT, clock=time.monotonic, sleep=time.sleep):
-        """`retry` defaults to `RetryPolicy(sleep=sleep)`; `clock` and `sleep` drive the throttle."""
+                 max_rps=schema.MAX_RPS, daily_limit=schema.MAX_DAILY_CALLS, timeout=DEFAULT_TIMEOUT,
+                 limiter=None, clock=time.monotonic, sleep=time.sleep):
+        """`retry` defaults to `RetryPolicy(sleep=sleep)`; `clock` and `sleep` drive the default limiter."""
         if not account_id or not secret_key:
             raise ValueError("The CRM account ID and secret key are both required.")
         if max_rps <= 0:
@@ -189,9 +168,9 @@ class CrmClient:
         self.retry = retry or RetryPolicy(sleep=sleep)
         self.max_rps = max_rps
         self.timeout = timeout
-        self._clock = clock
-        self._sleep = sleep
-        self._throttle = _throttle_for((self.safe_url, self._account_id))
+        self.daily_limit = daily_limit
+        self.limiter = limiter or LocalLimiter(clock=clock, sleep=sleep)
+        self._limit_key = limit_key("crm", self.safe_url, self._account_id)
 
     @classmethod
     def from_settings(cls, account_id, secret_key, api_url=None, **kwargs):
@@ -363,11 +342,19 @@ class CrmClient:
 
     def _post(self, method, params):
         request_id = uuid.uuid4().hex
-        self._throttle.wait(self.max_rps, self._clock, self._sleep)
-        logger.debug("CRM %s (request %s) to %s", method, request_id, self.safe_url)
-        response = send(self.session, "POST", self._url, timeout=self.timeout, safe_url=self.safe_url,
-                        json={"method": method, "params": params, "id": request_id})
-        return self._parse(method, request_id, response)
+        with self.limiter.slot(self._limit_key, rate=self.max_rps, daily=self.daily_limit, what=f"CRM {method}"):
+            logger.debug("CRM %s (request %s) to %s", method, request_id, self.safe_url)
+            response = send(self.session, "POST", self._url, timeout=self.timeout, safe_url=self.safe_url,
+                            json={"method": method, "params": params, "id": request_id})
+        try:
+            return self._parse(method, request_id, response)
+        except RateLimited as exc:
+            # Whoever called too early, every client of the account waits (a RedisLimiter: fleet-wide).
+            if exc.daily:
+                self.limiter.exhaust(self._limit_key, self.DAILY_LIMIT_PAUSE)
+            elif exc.retry_after:
+                self.limiter.block(self._limit_key, exc.retry_after)
+            raise
 
     def _parse(self, method, request_id, response):
         if response.status_code != 200:

@@ -18,6 +18,7 @@ MAX_OBJECTS = 500        # objects per bulk call (createLeads, updateLeads, getL
 HEAVY_MAX_OBJECTS = 250  # per createLeads call when the objects carry many custom fields
 HEAVY_CUSTOM_FIELDS = 20  # "many": more custom fields than this per lead
 MAX_RPS = 10             # calls per second per account
+MAX_DAILY_CALLS = 50_000  # calls per day per account
 
 # --- the lead object ----------------------------------------------------------------------------------
 EMAIL_FIELD = "emailAddress"

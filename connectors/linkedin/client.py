@@ -7,6 +7,8 @@ message carries a token. Importable without Django: only `from_settings` reads
 `django.conf.settings`, lazily.
 """
 
+from contextlib import ExitStack
+
 from connectors.ahead import pages_ahead
 from connectors.exceptions import BadPayload, Forbidden, NotFound, Unauthorized
 from connectors.http import (
@@ -39,6 +41,11 @@ class LinkedInClient:
     it returns a token the request is sent once more with it and the client keeps it
     (`access_token`), else the `Unauthorized` is raised; whatever `refresh` raises (e.g. an
     OAuthError asking for re-authorisation) propagates.
+
+    With a `limiter` (`connectors.ratelimit`), every call first takes a slot of each of `budgets`
+    (`(key, calls_a_day_or_None)` pairs: the member's first, then the app's), and a 429 with
+    Retry-After blocks the first key for that long, for every client sharing the limiter (a
+    RedisLimiter: every worker). LinkedIn publishes no per-second limit: calls are not paced.
     """
 
     # Paths of the versioned Lead Sync API:
@@ -67,8 +74,12 @@ class LinkedInClient:
         retry=None,
         page_size=DEFAULT_PAGE_SIZE,
         timeout=DEFAULT_TIMEOUT,
+        limiter=None,
+        budgets=(),
     ):
         self.api_url = api_url.rstrip("/")
+        self.limiter = limiter
+        self.budgets = tuple(budgets)
         self.access_token = access_token
         self.version = version
         self.refresh = refresh
@@ -80,7 +91,7 @@ class LinkedInClient:
         self.timeout = timeout
 
     @classmethod
-    def from_settings(cls, *, access_token, refresh=None, session=None, retry=None):
+    def from_settings(cls, *, access_token, refresh=None, session=None, retry=None, limiter=None, budgets=()):
         from django.conf import settings
 
         return cls(
@@ -92,6 +103,8 @@ class LinkedInClient:
             retry=retry,
             page_size=getattr(settings, "LINKEDIN_PAGE_SIZE", DEFAULT_PAGE_SIZE),
             timeout=getattr(settings, "LEADSYNC_HTTP_TIMEOUT", DEFAULT_TIMEOUT),
+            limiter=limiter,
+            budgets=budgets,
         )
 
     def __repr__(self):
@@ -331,10 +344,17 @@ class LinkedInClient:
             "X-Restli-Protocol-Version": self.RESTLI_PROTOCOL_VERSION,
             "Accept": "application/json",
         }
-        response = send(self.session, method, url, timeout=self.timeout, headers=headers, json=json,
-                        what=f"LinkedIn {method} {path}")
+        with ExitStack() as slots:
+            if self.limiter is not None:
+                for key, daily in self.budgets:
+                    slots.enter_context(self.limiter.slot(key, daily=daily, what=f"LinkedIn {method} {path}"))
+            response = send(self.session, method, url, timeout=self.timeout, headers=headers, json=json,
+                            what=f"LinkedIn {method} {path}")
         if not 200 <= response.status_code < 300:
-            raise self._error(response, method, path)
+            error = self._error(response, method, path)
+            if self.limiter is not None and self.budgets and getattr(error, "retry_after", None):
+                self.limiter.block(self.budgets[0][0], error.retry_after)
+            raise error
         return response
 
     def _error(self, response, method, path):

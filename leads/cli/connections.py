@@ -1,12 +1,13 @@
 """`leadsync crm add`, `linkedin add`, `linkedin heartbeat` and `discover`: the accounts LeadSync
 works with, and what a LinkedIn member can sync."""
 
+from connectors.clients import crm_limits, crm_limits_clear
 from connectors.crm_connections import crm_connection_save
 from connectors.discovery import discovery_run
 from connectors.heartbeat import connections_heartbeat
 from connectors.keys import secrets_reencrypt
 from connectors.linkedin.forms import form_fields
-from connectors.models import LeadForm, LinkedInConnection
+from connectors.models import CrmConnection, LeadForm, LinkedInConnection
 from connectors.tokens import linkedin_connection_save_tokens
 from leads.cli.base import failed, subcommand, usage
 
@@ -20,6 +21,12 @@ def register(subparsers):
     p.add_argument("--account-id", required=True)
     p.add_argument("--secret-key", required=True)
     p.add_argument("--api-url", help="defaults to LEADGEN_CRM_API_URL")
+    p = subcommand(actions, "limits", crm_limits_show,
+                   help="the calls each CRM account made this second and today, and any pause, as every worker "
+                        "shares them in Redis")
+    p.add_argument("name", nargs="?", help="one CRM connection (default: all)")
+    p.add_argument("--clear", action="store_true",
+                   help="lift the named connection's pause after a daily limit (106), its block and today's count")
 
     linkedin = subparsers.add_parser("linkedin", help="LinkedIn connections")
     actions = linkedin.add_subparsers(dest="linkedin_command", metavar="ACTION", required=True)
@@ -71,6 +78,41 @@ def crm_add(command, options):
          "account_id": connection.account_id, "status": connection.status, "fields": fields},
         text=f"CRM connection {connection.name}: credentials work, {fields} fields loaded.",
     )
+    return True
+
+
+def crm_limits_show(command, options):
+    name = options.get("name")
+    if options.get("clear") and not name:
+        raise usage("--clear needs the name of one CRM connection.")
+    if name:
+        connections = list(CrmConnection.objects.filter(name=name))
+        if not connections:
+            raise usage(f"No CRM connection named {name!r}.")
+    else:
+        connections = list(CrmConnection.objects.order_by("name"))
+    if options.get("clear") and not crm_limits_clear(connections[0]):
+        raise failed("The limits are kept per process (LEADSYNC_RATE_LIMIT_REDIS_URL is off): nothing to clear.")
+    rows = [{"name": c.name, "limits": crm_limits(c)} for c in connections]
+    if not rows:
+        text = "No CRM connection yet."
+    elif rows[0]["limits"] is None:
+        text = "The limits are kept per process (LEADSYNC_RATE_LIMIT_REDIS_URL is off): nothing is shared to show."
+    else:
+        lines = []
+        for row in rows:
+            limits = row["limits"]
+            line = f"{row['name']}: {limits['calls_last_window']} calls this second, {limits['calls_today']} today"
+            if limits["paused_for"]:
+                line += f"; paused after a daily limit for {limits['paused_for'] / 60:.0f} more minutes"
+            if limits["blocked_for"]:
+                line += f"; held back for {limits['blocked_for']:.1f} s"
+            lines.append(line)
+        text = "\n".join(([f"Cleared the limits of {name}."] if options.get("clear") else []) + lines)
+    for row in rows:
+        row["shared"] = row["limits"] is not None
+        row.update(row.pop("limits") or {})
+    command.emit({"ok": True, "cleared": bool(options.get("clear")), "connections": rows}, text=text)
     return True
 
 

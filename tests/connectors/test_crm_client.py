@@ -16,6 +16,7 @@ from connectors.crm import client as crm_client
 from connectors.crm.client import CrmClient, ObjectResult
 from connectors.exceptions import BadPayload, CrmError, HostError, RateLimited, ServerError, Unauthorized
 from connectors.http import RetryPolicy
+from connectors.ratelimit import LocalLimiter
 
 API_URL = "https://api.sharpspring.com/pubapi/v1.2/"
 ACCOUNT_ID = "3_ACCT1C9C3E4A"
@@ -37,7 +38,7 @@ class FakeTime:
 
 @pytest.fixture(autouse=True)
 def fresh_throttles(monkeypatch):
-    monkeypatch.setattr(crm_client, "_throttles", {})
+    monkeypatch.setattr(LocalLimiter, "_states", {})
 
 
 @pytest.fixture
