@@ -1,15 +1,19 @@
 """Celery tasks: thin wrappers that load rows by id and call one service."""
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 
 from leads import people, webhooks
 from connectors.exceptions import LeadSyncError
 from leads.pipeline import reconcile
 from leads.pipeline.locks import SyncBusy
-from leads.pipeline.sync import integration_recent_scheduled_run, integration_sync, leads_retry_failed
+from leads.pipeline.sync import (integration_recent_scheduled_run, integration_sync, integrations_sync,
+                                 leads_retry_failed, sync_parts)
+from leads.pipeline.windows import sync_window
 from leads.models import LeadNotification
 from mappings.models import Integration
 
@@ -42,6 +46,65 @@ def sync_integration(self, integration_id, trigger="schedule", days=None):
         logger.info("integration %s: a sync is already running; this tick does nothing", integration_id)
         return {"integration": integration_id, "state": "busy"}
     return {"integration": integration_id, "run": run.pk, "state": run.state, "error": run.error}
+
+
+SPLIT_TRIGGERS = ("manual", "backfill")
+
+
+def sync_fan_out(*, integrations, trigger="backfill", days=None, since=None) -> list[tuple[list, str]]:
+    """Queue a large sync as parts (pipeline.sync.sync_parts: one per owner and lead type), each a
+    `leads.sync_group` task on the `sync` queue, so that every sync worker takes a share of one
+    backfill. Returns [(the part's integrations, its task id)], queued once the caller's
+    transaction commits. ValueError, before anything is queued, for a trigger that cannot be split
+    or a window that makes no sense (sync_window's message)."""
+    if trigger not in SPLIT_TRIGGERS:
+        raise ValueError(f"Only a {' or '.join(SPLIT_TRIGGERS)} sync is split in parts, not {trigger!r}.")
+    for integration in integrations[:1]:
+        sync_window(integration=integration, days=days, since=since)
+    since_text = since.isoformat() if since else None
+    queued = []
+    for part in sync_parts(integrations=integrations):
+        signature = sync_group.s([i.pk for i in part], trigger=trigger, days=days, since=since_text)
+        task_id = signature.freeze().id
+        transaction.on_commit(signature.apply_async)
+        queued.append((part, task_id))
+    return queued
+
+
+@shared_task(name="leads.sync_integrations", acks_late=True)
+def sync_integrations(integration_ids=None, trigger="manual", days=None, since=None):
+    """A large sync of these integrations (None: every active one), split in parts that the sync
+    workers share (sync_fan_out). Returns the parts' task ids."""
+    qs = Integration.objects.select_related("form__owner__connection", "crm_connection")
+    if integration_ids is None:
+        qs = qs.filter(state=Integration.State.ACTIVE)
+    else:
+        qs = qs.filter(pk__in=integration_ids).exclude(state=Integration.State.TORN_DOWN)
+    since = datetime.fromisoformat(since) if since else None
+    queued = sync_fan_out(integrations=list(qs.order_by("pk")), trigger=trigger, days=days, since=since)
+    return {"parts": [{"integrations": [i.pk for i in part], "task": task_id} for part, task_id in queued]}
+
+
+@shared_task(name="leads.sync_group", bind=True, acks_late=True, ignore_result=False)
+def sync_group(self, integration_ids, trigger="backfill", days=None, since=None):
+    """One part of a large sync: these integrations (one owner, one set of lead types) pulled with
+    one finder query per lead type and pushed, each under its own lock. The owner's other
+    integrations do not join (they are other parts). An integration another sync holds is left to
+    that sync ("busy"); a part the broker gives back because its worker died finds its own dead
+    sync's locks, and tries those integrations once more when the leases have run out (as
+    sync_integration does). Safe to run twice: leads are stored once, pushed once."""
+    found = list(Integration.objects.select_related("form__owner__connection", "crm_connection").filter(
+        pk__in=integration_ids, state__in=[Integration.State.ACTIVE, Integration.State.PAUSED]).order_by("pk"))
+    since_at = datetime.fromisoformat(since) if since else None
+    runs = integrations_sync(integrations=found, trigger=trigger, days=days, since=since_at, siblings=False,
+                             skip_busy=True) if found else []
+    done = {run.integration_id for run in runs}
+    busy = [i.pk for i in found if i.pk not in done]
+    if busy and (self.request.delivery_info or {}).get("redelivered") and not self.request.retries:
+        raise self.retry(args=[busy], kwargs={"trigger": trigger, "days": days, "since": since},
+                         countdown=settings.LEADSYNC_LOCK_TTL_SECONDS + 1, max_retries=1)
+    return {"runs": [{"integration": r.integration_id, "run": r.pk, "state": r.state, "error": r.error} for r in runs],
+            "busy": busy, "inactive": sorted(set(integration_ids) - {i.pk for i in found})}
 
 
 @shared_task(name="leads.retry_failed", acks_late=True)

@@ -8,6 +8,7 @@ Development (`DEBUG` unset or true) has safe local defaults. Every variable is d
 from pathlib import Path
 
 import environ
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 
 from leadsync_project.logs import logging_config
@@ -177,7 +178,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "leadsync_project.beat:GuardedDatabaseScheduler"  # django-celery-beat's, run once
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # A task is acknowledged once it finished, and a worker killed under it gives it back, so it is
 # done again (harmlessly: syncs are idempotent). Redis redelivers an unacknowledged task after
@@ -210,6 +211,50 @@ for _name in ("LEADSYNC_RATE_LIMIT_MAX_WAIT", "LEADSYNC_CRM_DAILY_LIMIT", "LEADS
               "LEADSYNC_LINKEDIN_APP_DAILY_CALLS"):
     if vars()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} must not be negative.")
+
+# Queues by kind of work, so that a lead notification is handled within seconds while a 90-day
+# backfill holds every `sync` worker. A worker started without -Q consumes every queue below (one
+# machine, one worker: nothing to configure); a fleet gives each kind its own workers with
+# `-Q webhooks`, `-Q sync`, ... (Procfile, deploy/, docs/operations.md "Queues and workers").
+# The default queue keeps Celery's name, `celery`: a task queued by an older release, or sent by
+# name from elsewhere (Flower, `celery call`), still finds a worker.
+LEADSYNC_QUEUES = {
+    "webhooks": "LinkedIn's lead notifications: one lead each, seconds of work",
+    "sync": "scheduled pulls, syncs now and backfills, and the parts a large sync is split into",
+    "push": "failed leads pushed again (the admin's and CLI's retries)",
+    "maintenance": "token heartbeat, discovery, daily reconcile and retention purge",
+}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE)] + [Queue(name) for name in LEADSYNC_QUEUES]
+CELERY_TASK_CREATE_MISSING_QUEUES = False  # a route to a queue nobody declared is a mistake, not a new queue
+CELERY_TASK_ROUTES = {
+    "leads.process_lead_notification": {"queue": "webhooks"},
+    "leads.sweep_notifications": {"queue": "webhooks"},
+    "leads.sync_integration": {"queue": "sync"},
+    "leads.sync_integrations": {"queue": "sync"},
+    "leads.sync_group": {"queue": "sync"},
+    "leads.retry_failed": {"queue": "push"},
+    "connectors.heartbeat": {"queue": "maintenance"},
+    "connectors.discover": {"queue": "maintenance"},
+    "leads.reconcile_integrations": {"queue": "maintenance"},
+    "leads.purge_expired_personal_data": {"queue": "maintenance"},
+    "celery.backend_cleanup": {"queue": "maintenance"},
+    # leadsync.ping (the health check's round trip) stays on the default queue.
+}
+# Per task, a limit that fits its work (the global one above fits the longest, a 90-day backfill):
+# a notification is one lead, so one that hangs is cut after a quarter of an hour, not an hour
+# (room for one API call's whole retry policy: LEADSYNC_RETRY_ATTEMPTS x the read timeout and
+# backoff). A notification cut short is marked failed; its lead is still pulled by the next sync.
+CELERY_TASK_ANNOTATIONS = {
+    "leads.process_lead_notification": {"time_limit": 15 * 60, "soft_time_limit": 14 * 60},
+    "leads.sweep_notifications": {"time_limit": 30 * 60, "soft_time_limit": 29 * 60},
+}
+
+# Exactly one beat sends the schedule: a beat takes a lease in Redis (LEADSYNC_BEAT_LOCK_URL, the
+# broker's Redis by default) and renews it at every tick; a second beat waits, sending nothing, and
+# takes over when the lease runs out (leadsync_project/beat.py).
+LEADSYNC_BEAT_LOCK_URL = env.str("LEADSYNC_BEAT_LOCK_URL", default="")
+LEADSYNC_BEAT_LOCK_TTL_SECONDS = env.int("LEADSYNC_BEAT_LOCK_TTL_SECONDS", default=60)
 
 # --- LinkedIn ------------------------------------------------------------------------------------
 LINKEDIN_CLIENT_ID = env.str("LINKEDIN_CLIENT_ID", default="")

@@ -9,6 +9,7 @@ from leads.pipeline.locks import SyncBusy
 from leads.pipeline.reconcile import DEFAULT_DAYS, integration_reconcile
 from leads.pipeline.sync import integrations_sync, leads_retry_failed
 from leads.pipeline.windows import MAX_BACKFILL_DAYS
+from leads.tasks import sync_fan_out
 from mappings.audit import CLI, sync_started
 from mappings.models import Integration
 
@@ -19,6 +20,9 @@ def register(subparsers):
     window = p.add_mutually_exclusive_group()
     window.add_argument("--days", type=int, metavar="N", help="re-pull the last N days (at most 90)")
     window.add_argument("--since", metavar="ISO8601", help="re-pull from this moment")
+    p.add_argument("--queue", action="store_true",
+                   help="queue it for the Celery workers instead, split in parts (one per owner and lead type) that "
+                        "several workers run at once; prints the parts' task ids")
 
     p = subcommand(subparsers, "retry-failed", retry_failed, help="push failed leads again")
     p.add_argument("form_ids", nargs="*", metavar="FORM_ID")
@@ -53,6 +57,8 @@ def sync(command, options):
     since = parse_since(options.get("since"))
     trigger = SyncRun.Trigger.BACKFILL if (options.get("days") or since) else SyncRun.Trigger.MANUAL
     integrations = _integrations(options["form_ids"])
+    if options.get("queue"):
+        return _queue(command, integrations, trigger, days=options.get("days"), since=since)
     try:
         runs = integrations_sync(integrations=integrations, trigger=trigger, days=options.get("days"), since=since,
                                  progress=command.progress, skip_busy=True)
@@ -64,6 +70,28 @@ def sync(command, options):
                      run=by_integration.get(integration.pk), busy=integration.pk not in by_integration)
     busy = [i for i in integrations if i.pk not in by_integration]
     return _report_runs(command, runs, busy=busy, named=bool(options["form_ids"]))
+
+
+def _queue(command, integrations, trigger, *, days, since):
+    """`sync --queue`: the parts queued (leads.tasks.sync_fan_out); exit 0 once they are, whatever
+    they will find (the runs say, in the admin or `leadsync runs`)."""
+    try:
+        queued = sync_fan_out(integrations=integrations, trigger=trigger, days=days, since=since)
+    except ValueError as exc:
+        raise usage(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the broker's many failure types
+        raise failed(f"The sync could not be queued: the broker did not take it ({type(exc).__name__}). Run it here "
+                     "without --queue, or check CELERY_BROKER_URL.")
+    for integration in integrations:
+        sync_started(integration=integration, by=CLI, trigger=trigger, days=days, since=since)
+    parts = [{"task": task_id, "owner": part[0].form.owner.urn,
+              "lead_types": sorted(part[0].lead_types or part[0].form.receives()),
+              "integrations": [i.pk for i in part], "form_ids": [i.form.linkedin_id for i in part]} for part, task_id in queued]
+    lines = [f"part {n}: task {p['task']}, {p['owner']} {'/'.join(p['lead_types'])}: form(s) {', '.join(p['form_ids'])}"
+             for n, p in enumerate(parts, 1)]
+    command.emit({"ok": True, "trigger": str(trigger), "parts": parts},
+                 text="\n".join([f"queued {len(parts)} part(s) on the sync queue"] + lines))
+    return True
 
 
 # What Lead.error_code holds: a CRM code (205), a word (lost, unreachable), http-503, an exception's name.

@@ -83,6 +83,21 @@ def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=No
     return [runs[i.pk] for i in integrations if i.pk in runs]
 
 
+def sync_parts(*, integrations) -> list[list[Integration]]:
+    """A large sync split in parts that several workers can run at once: the integrations grouped by
+    owner (organization or ad account) and lead types, in order of first appearance. An integration
+    is in exactly one part, and a part's sync takes the locks of its own integrations only, so two
+    parts never wait for each other; the parts' finder queries differ (another owner, or another
+    lead type), so no lead is pulled by two parts, and one pulled twice (a part run again after its
+    worker died) is stored once anyway (the LinkedIn id is unique). An integration that takes
+    several lead types stays one part: its run and its watermark cover them all."""
+    parts = {}
+    for integration in integrations:
+        types = tuple(sorted(integration.lead_types or integration.form.receives()))
+        parts.setdefault((integration.form.owner_id, types), []).append(integration)
+    return list(parts.values())
+
+
 def integration_recent_scheduled_run(*, integration: Integration, now=None) -> SyncRun | None:
     """The succeeded scheduled run of the integration that started less than half its interval ago,
     if any: a sibling's tick of this beat interval pulled it already (its integrations join every

@@ -65,16 +65,17 @@ def _children(pid):
 
 
 class Worker:
-    """One `celery -A leadsync_project worker` (prefork, one pool child) and its log."""
+    """One `celery -A leadsync_project worker` (prefork, one pool child) and its log; on every queue, as
+    one started without -Q is, unless `queues` names some."""
 
-    def __init__(self, stack, name):
+    def __init__(self, stack, name, queues=None):
         self.name = name
         self.log = stack.dir / f"worker-{name}.log"
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "leadsync_project", "worker", "--pool", "prefork",
                  "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 "--hostname", f"{name}@kills", "--loglevel", "INFO"],
+                 "--hostname", f"{name}@kills", "--loglevel", "INFO"] + (["-Q", ",".join(queues)] if queues else []),
                 cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, mark=0):
@@ -183,8 +184,8 @@ class Stack:
         assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout}\n{done.stderr}"
         return done
 
-    def worker(self, name):
-        worker = Worker(self, name)
+    def worker(self, name, queues=None):
+        worker = Worker(self, name, queues)
         self.workers.append(worker)
         return worker
 
