@@ -42,18 +42,25 @@ def account_id(n):
 class Fleet:
     def __init__(self, directory, *, postgres_url, redis_url, owners, forms, accounts, form_leads=0,
                  per_second_limit=10, every_seconds=None, page_size=100, batch_size=100, slow_account=False,
-                 slow_answer_ms=0, redis_db=8, gunicorn_workers=2, gunicorn_threads=8, extra_env=None):
+                 slow_answer_ms=0, redis_db=8, gunicorn_workers=2, gunicorn_threads=8, extra_env=None,
+                 template=None):
+        """With `template` (another Fleet's `facts`, `database` and settings, after `detach()`), a copy of
+        that fleet's database is served instead of a new one set up: the same sandbox and integrations,
+        nothing synced yet (served on the template's port, which the stored connections name)."""
         self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.database = f"leadsync_fleet_{uuid.uuid4().hex[:10]}"
         parts = urlsplit(postgres_url)
         self.admin_url = urlunsplit(parts._replace(path="/postgres"))
         self.database_url = urlunsplit(parts._replace(path=f"/{self.database}"))
         with psycopg.connect(self.admin_url, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{self.database}"')
+            copy = f' TEMPLATE "{template.database}"' if template else ""
+            admin.execute(f'CREATE DATABASE "{self.database}"{copy}')
         self.broker = urlunsplit(urlsplit(redis_url)._replace(path=f"/{redis_db}"))
         self.redis = redis_py.Redis.from_url(self.broker)
         self.redis.flushdb()  # nothing left in the queues, the limits or beat's lease by an earlier fleet
-        self.port = _free_port()
+        # A copy serves on its template's port: the stored connections name the sandbox's address.
+        self.port = template.port if template else _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
@@ -83,7 +90,8 @@ class Fleet:
         self.db = None
         self.server = self.beat = None
         self.workers = []
-        self.manage("migrate", "--noinput", "-v0")
+        if not template:
+            self.manage("migrate", "--noinput", "-v0")
         self.db = psycopg.connect(self.database_url, autocommit=True)
         self.server_log = self.dir / "gunicorn.log"
         with open(self.server_log, "ab") as log:
@@ -91,6 +99,9 @@ class Fleet:
                 [sys.executable, "-m", "gunicorn", "-c", "leadsync_project/gunicorn.conf.py"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_for("gunicorn to serve", self._serving, timeout=90, on_timeout=lambda: self.server_log.read_text())
+        if template:
+            self.facts = template.facts
+            return
         setup = SETUP.format(owners=owners, forms=forms, form_leads=form_leads, accounts=accounts,
                              limit=per_second_limit, every_seconds=every_seconds or 0, slow=slow_account,
                              slow_ms=slow_answer_ms, slow_account=SLOW_ACCOUNT, secret=SECRET)
@@ -184,7 +195,17 @@ class Fleet:
         raw = self.redis.get(f"celery-task-meta-{task_id}")
         return json.loads(raw).get("worker") if raw else None
 
-    def close(self):
+    def detach(self):
+        """Stop every process and let go of the database, keeping it: a template for other fleets."""
+        self._stop_processes()
+        self.db.close()
+        self.db = None
+
+    def drop(self):
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+    def _stop_processes(self):
         for worker in self.workers:
             worker.stop()
         for process in (self.beat, self.server):
@@ -195,10 +216,12 @@ class Fleet:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(timeout=30)
+
+    def close(self):
+        self._stop_processes()
         if self.db:
             self.db.close()
-        with psycopg.connect(self.admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        self.drop()
 
 
 # Run by `manage.py shell -c` once gunicorn serves the sandbox: the sandbox seeded with the scale owners
