@@ -5,7 +5,8 @@ backend, the fleet's rate limits and beat's lease). Used by tests/e2e/test_scale
 bench/workers.py.
 
 The sandbox holds `forms` published forms over `owners` owners (sandbox_seed --owners/--forms), each
-enabled as an integration into one of `accounts` sandbox CRM accounts (round robin), every account
+enabled as an integration into one of `accounts` sandbox CRM accounts (each owner's forms spread over
+every account, so that different owners' syncs push into the same accounts), every account
 limited to `per_second_limit` calls a second (error 107 beyond), as the real CRM is. With `slow_account`,
 the first event form is enabled too, into an account of its own whose every answer takes
 `slow_answer_ms`, and not scheduled: a backfill of it holds a sync worker as long as wanted.
@@ -259,7 +260,9 @@ call_command("leadsync", "discover", **quiet)
 forms = list(LeadForm.objects.filter(name__startswith="Scale form ").order_by("linkedin_id"))
 integrations = {{}}
 for k, form in enumerate(forms):
-    crm = accounts[k % len(accounts)]
+    # The forms go round robin over the owners (sandbox_seed), so form k is owner k mod {owners}'s: each
+    # owner's integrations go into every account, and syncs of different owners push into the same ones.
+    crm = accounts[(k // {owners}) % len(accounts)]
     integrations[integration_enable(form=form, crm_connection=crm, every=1).pk] = {{
         "form": int(form.linkedin_id), "account": crm.account_id}}
 slow = None
