@@ -69,9 +69,10 @@ class Fleet:
             "DJANGO_SETTINGS_MODULE": "leadsync_project.settings",
             "LEADSYNC_ENV_FILE": str(self.dir / "no-such.env"),
             "DEBUG": "1", "LEADSYNC_SANDBOX": "1", "DATABASE_URL": self.database_url,
-            # One Redis for everything, as in production: broker, results, the CRM's limits, beat's lease.
+            # One Redis for everything, as in production: broker, results, the CRM's limits, beat's lease
+            # (LEADSYNC_TEST_FLEET_LIMITS=off: each process keeps the limits alone, as before the fleet limiter).
             "CELERY_BROKER_URL": self.broker, "CELERY_RESULT_BACKEND": self.broker,
-            "LEADSYNC_RATE_LIMIT_REDIS_URL": self.broker,
+            "LEADSYNC_RATE_LIMIT_REDIS_URL": os.environ.get("LEADSYNC_TEST_FLEET_LIMITS", self.broker),
             "LINKEDIN_API_URL": f"{self.url}/sandbox/linkedin",
             "LINKEDIN_OAUTH_URL": f"{self.url}/sandbox/linkedin/oauth/v2",
             "LEADGEN_CRM_API_URL": f"{self.url}/sandbox/crm/pubapi/v1.2/",

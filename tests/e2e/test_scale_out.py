@@ -12,7 +12,9 @@ new leads arrive at every interval. After several intervals, with a backfill run
   notification (hostnames from the result backend);
 - a lead notification was processed within seconds while a long backfill held a sync worker;
 - the sandbox CRM refused no call with 107 and no account received more than 10 calls in a second:
-  the limit held across the fleet (the Redis limiter).
+  the limit held across the fleet (the Redis limiter), also through a burst in which both sync
+  workers push 10 calls each into one account together. With LEADSYNC_TEST_FLEET_LIMITS=off (each
+  worker keeping the limit alone, as before the fleet limiter) the same run draws 107s (17 in one run).
 
 LEADSYNC_SCALE_INTEGRATIONS / _ACCOUNTS / _OWNERS change the size (200 / 20 / 10). No sleeps: every
 wait polls a condition, with a deadline."""
@@ -38,6 +40,9 @@ EVERY = 32            # seconds between two ticks of an integration's beat entry
 INTERVALS = 3         # beat intervals the test runs through
 NEW_PER_INTERVAL = 40  # leads submitted at each interval, on forms picked at random (seeded)
 BACKFILL_LEADS = 300  # the backfill's leads: 15 CRM calls of 20, each answered in a second
+BURST = 200           # leads into each of two integrations of one CRM account and different owners, at once:
+#                       two workers each pushing 10 calls into that account together (over 10 a second
+#                       between them without the fleet limiter)
 WITHIN_SECONDS = 15   # "within seconds" for a notification's round trip, on a busy 2-core machine
 
 
@@ -52,6 +57,16 @@ def fleet(postgres_url, redis_url, tmp_path_factory):
         yield fleet
     finally:
         fleet.close()
+
+
+def first_two_of_one_account(integrations):
+    """Two integrations into one CRM account whose forms have different owners (forms go round robin
+    over the owners, so consecutive forms have different ones)."""
+    by_account = defaultdict(list)
+    for pk, row in sorted(integrations.items(), key=lambda item: item[1]["form"]):
+        by_account[row["account"]].append(pk)
+    first = next(pks for pks in by_account.values() if len(pks) >= 2)
+    return first[:2]
 
 
 def busiest_second(times):
@@ -86,6 +101,10 @@ def test_a_fleet_of_three_workers_and_one_beat_brings_every_lead_once_within_the
                  timeout=EVERY * 3, on_timeout=lambda: fleet.beat_log.read_text()[-3000:] + tails())
         for form in rng.sample(forms, NEW_PER_INTERVAL):
             fleet.submit(form)
+        if interval == 2:
+            burst = first_two_of_one_account(integrations)
+            for pk in burst:
+                fleet.submit(integrations[pk]["form"], BURST)
         if interval == 1:
             # A long backfill (an account whose every answer takes a second) holds one sync worker ...
             slow = facts["slow"]
@@ -121,7 +140,7 @@ def test_a_fleet_of_three_workers_and_one_beat_brings_every_lead_once_within_the
     assert backfill.get(timeout=120)["state"] == "succeeded"
     stored = [r[0] for r in fleet.rows("SELECT linkedin_id FROM leads_lead")]
     assert len(stored) == len(set(stored)) == len(on_linkedin())
-    expected = INTERVALS * NEW_PER_INTERVAL + NEW_PER_INTERVAL + BACKFILL_LEADS + 1
+    expected = INTERVALS * NEW_PER_INTERVAL + NEW_PER_INTERVAL + BACKFILL_LEADS + 1 + 2 * BURST
     assert len(stored) == expected
 
     # In the CRM exactly once: per account, the e-mails of the leads of its integrations, each once.
@@ -162,5 +181,11 @@ def test_a_fleet_of_three_workers_and_one_beat_brings_every_lead_once_within_the
     assert set(done_by["backfill"]) <= {"sync-1@fleet", "sync-2@fleet"}, done_by
     assert "Task leads.process_lead_notification[" in workers[2].log.read_text(errors="replace")
     assert notified < WITHIN_SECONDS
+    spans = fleet.rows("SELECT started_at, finished_at FROM leads_syncrun WHERE integration_id = ANY(%s) "
+                       "AND created >= %s", list(burst), BURST)
+    overlap = len(spans) == 2 and max(s[0] for s in spans) < min(s[1] for s in spans)
+    print(f"\nscale-out: burst pushes overlapped: {overlap};"
+          f" busiest second {max(busiest_second(times) for times in calls.values())};"
+          f" 107s {fleet.value('SELECT count(*) FROM sandbox_crm_crmcall WHERE error_code = 107')}")
     print(f"\nscale-out: {len(stored)} leads, created by worker {dict(done_by)}, notification in {notified:.1f} s, "
           f"{sum(map(len, calls.values()))} CRM calls")
