@@ -77,7 +77,20 @@ def beat_state(*, now=None) -> dict:
             overdue.append(t.name)
     return {"last_tick": last, "overdue": overdue, "ok": not overdue,
             "scheduler": settings.CELERY_BEAT_SCHEDULER,
-            "database_scheduler": settings.CELERY_BEAT_SCHEDULER.startswith("django_celery_beat.")}
+            "database_scheduler": _database_scheduler(settings.CELERY_BEAT_SCHEDULER)}
+
+
+def _database_scheduler(path: str) -> bool:
+    """Whether beat's scheduler keeps its schedules in the database (django-celery-beat's, or one built
+    on it such as leadsync_project.beat's)."""
+    from django.utils.module_loading import import_string
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    try:
+        scheduler = import_string(path.replace(":", "."))
+    except ImportError:
+        return False
+    return isinstance(scheduler, type) and issubclass(scheduler, DatabaseScheduler)
 
 
 def celery_health(*, use_cache=True) -> dict:

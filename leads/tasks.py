@@ -92,9 +92,11 @@ def sync_group(self, integration_ids, trigger="backfill", days=None, since=None)
     integrations do not join (they are other parts). An integration another sync holds is left to
     that sync ("busy"); a part the broker gives back because its worker died finds its own dead
     sync's locks, and tries those integrations once more when the leases have run out (as
-    sync_integration does). Safe to run twice: leads are stored once, pushed once."""
+    sync_integration does). Safe to run twice: leads are stored once, pushed once. As with
+    sync_integration, a paused integration is synced only when someone asked (not on "schedule")."""
+    states = [Integration.State.ACTIVE] + ([Integration.State.PAUSED] if trigger != "schedule" else [])
     found = list(Integration.objects.select_related("form__owner__connection", "crm_connection").filter(
-        pk__in=integration_ids, state__in=[Integration.State.ACTIVE, Integration.State.PAUSED]).order_by("pk"))
+        pk__in=integration_ids, state__in=states).order_by("pk"))
     since_at = datetime.fromisoformat(since) if since else None
     runs = integrations_sync(integrations=found, trigger=trigger, days=days, since=since_at, siblings=False,
                              skip_busy=True) if found else []

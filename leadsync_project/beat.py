@@ -93,6 +93,7 @@ class GuardedDatabaseScheduler(DatabaseScheduler):
     """DatabaseScheduler that ticks only while it holds the beat lease (see the module)."""
 
     lease = None
+    _closed = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,6 +108,10 @@ class GuardedDatabaseScheduler(DatabaseScheduler):
         return max(0.5, min(self.max_interval, self.lease.ttl / 4))
 
     def tick(self, *args, **kwargs):
+        if self._closed:
+            # Stopping: beat's SIGTERM handler closes the scheduler, then raises SystemExit, which a
+            # publish under way may swallow; a closed scheduler never ticks (nor takes its lease back).
+            raise SystemExit("beat: stopped")
         if self.lease is None:
             return super().tick(*args, **kwargs)
         if not self.lease.hold():
@@ -121,6 +126,7 @@ class GuardedDatabaseScheduler(DatabaseScheduler):
         return min(super().tick(*args, **kwargs), self._renew_every())
 
     def close(self):
+        self._closed = True
         try:
             super().close()
         finally:

@@ -5,7 +5,8 @@ of every machine answers the same figures and nothing is lost when a worker rest
 integration and state, what the runs pulled, created, updated and failed, runs by trigger and
 outcome, each integration's last run (duration, when it last succeeded), the lag from submission on
 LinkedIn to the CRM of the leads synced in the last hour, the oldest lead still waiting, the days
-left of each LinkedIn token, lead notifications by state and beat's last tick.
+left of each LinkedIn token, lead notifications by state and beat's last tick; and, from Redis, the
+tasks waiting in each Celery queue.
 
 Celery task counts are the exception: they happen in the workers, not in the web process that is
 scraped. The task signals (leadsync_project/celery.py) add them up in Redis (HINCRBY on one hash of
@@ -90,6 +91,19 @@ def task_counts() -> dict[tuple[str, str], int]:
     return counts
 
 
+def queue_lengths() -> dict[str, int]:
+    """{queue: tasks waiting in it} for every queue Celery declares (LLEN of kombu's list per queue),
+    when the broker is Redis; {} otherwise."""
+    client = _redis_client()
+    if client is None:
+        return {}
+    names = [queue.name for queue in settings.CELERY_TASK_QUEUES]
+    with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.llen(name)
+        return dict(zip(names, pipe.execute()))
+
+
 # --- What the database says ---------------------------------------------------------------------
 
 def _seconds(delta):
@@ -166,6 +180,15 @@ class LeadSyncCollector:
         except Exception as exc:  # noqa: BLE001 - the broker away: the rest of the scrape still answers
             logger.warning("celery task counts unavailable: %s", type(exc).__name__)
         yield tasks
+
+        queued = GaugeMetricFamily("leadsync_celery_queue_length", "Tasks waiting in each Celery queue (webhooks, "
+                                   "sync, push, maintenance, celery): not yet taken by a worker.", labels=["queue"])
+        try:
+            for queue, n in queue_lengths().items():
+                queued.add_metric([queue], n)
+        except Exception as exc:  # noqa: BLE001 - the broker away: the rest of the scrape still answers
+            logger.warning("celery queue lengths unavailable: %s", type(exc).__name__)
+        yield queued
 
     @staticmethod
     def _last_runs(SyncRun, labels):

@@ -39,8 +39,8 @@ def integrations_sync(*, integrations, trigger=SyncRun.Trigger.SCHEDULE, days=No
                       siblings=True, skip_busy=False) -> list[SyncRun]:
     """Sync integrations with one LinkedIn finder query per owner and lead type: the integrations
     of one organization or ad account share each page, every lead going to the integration of its
-    form. With `siblings`, the owner's other active integrations that no sync holds join on their
-    own regular window, so their next tick finds the work done.
+    form. With `siblings`, the owner's other active integrations of the same lead types that no
+    sync holds join on their own regular window, so their next tick finds the work done.
 
     Returns the requested integrations' runs, in order. Raises ValueError for a window that makes
     no sense and, before anything runs, SyncBusy when another sync holds a requested integration;
@@ -114,12 +114,22 @@ def integration_recent_scheduled_run(*, integration: Integration, now=None) -> S
             .order_by("-started_at").first())
 
 
+def _lead_types(integration) -> set:
+    return set(integration.lead_types or integration.form.receives())
+
+
 def _siblings_locked(owner, group, stack, locks, windows) -> list[Integration]:
-    """The owner's other active integrations whose lock could be taken (into `stack`)."""
+    """The owner's other active integrations that share a lead type with the group (so share its
+    finder queries) and whose lock could be taken (into `stack`). One of other lead types only
+    would add queries of its own and no saving: it is left to its own tick, which another worker
+    may run at the same time."""
     joined = []
+    types = set().union(*(_lead_types(i) for i in group))
     for sibling in (Integration.objects.filter(form__owner=owner, state=Integration.State.ACTIVE)
                     .exclude(pk__in=[i.pk for i in group])
                     .select_related("form__owner__connection", "crm_connection")):
+        if not _lead_types(sibling) & types:
+            continue
         try:
             locks[sibling.pk] = stack.enter_context(integration_locked(integration=sibling))
         except SyncBusy:

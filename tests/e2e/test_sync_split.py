@@ -126,3 +126,24 @@ def test_queue_refuses_a_bad_window_and_queues_nothing(cli, many_integrations, e
     result = cli("sync", "--days", "91", "--queue", "--json")
     assert result.code == 2
     assert not SyncRun.objects.exists()
+
+
+def test_a_scheduled_sync_leaves_siblings_of_other_lead_types_to_their_own_tick(many_integrations, finder_calls):
+    """Siblings of the same lead types join (they share the finder query); one of other lead types
+    would only add its own queries to this task, so its own tick does it, on whichever worker is free."""
+    from leads.pipeline.sync import integration_sync
+
+    owner = next(o for o in {i.form.owner_id for i in many_integrations}
+                 if sum(1 for i in many_integrations if i.form.owner_id == o) >= 3)
+    first, same, other = [i for i in many_integrations if i.form.owner_id == owner][:3]
+    # Each takes only some of its form's lead types (`leadsync enable --lead-type`).
+    Integration.objects.filter(pk__in=[first.pk, same.pk]).update(lead_types=["EVENT"])
+    Integration.objects.filter(pk=other.pk).update(lead_types=["COMPANY"])
+    first.refresh_from_db()
+    run = integration_sync(integration=first)
+    assert run.state == SyncRun.State.SUCCEEDED
+    assert SyncRun.objects.get(integration=same).state == SyncRun.State.SUCCEEDED  # joined: one query for both
+    assert not SyncRun.objects.filter(integration=other).exists()  # left to its own tick
+    urn = first.form.owner.urn
+    assert {t for o, t in finder_calls if o == urn} == {"EVENT"}
+    assert finder_calls[(urn, "EVENT")] == 1

@@ -178,7 +178,7 @@ class Stack:
         assert self.server.poll() is None, (self.dir / "server.log").read_text()
         try:
             return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine: ask again
             return False
 
     def manage(self, *args):

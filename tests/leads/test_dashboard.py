@@ -222,3 +222,11 @@ def test_an_integration_whose_beat_entry_is_late_shows_its_next_run_overdue(admi
     assert row["next_run_overdue"]
     html = admin_client.get(reverse("admin:index")).content.decode()
     assert "overdue 1\xa0hour" in html, html[html.index("next-run"):][:300]
+
+
+def test_the_guarded_beat_scheduler_still_counts_as_the_database_scheduler(settings):
+    assert health.beat_state()["database_scheduler"]  # leadsync_project.beat's, built on django-celery-beat's
+    settings.CELERY_BEAT_SCHEDULER = "celery.beat:PersistentScheduler"
+    assert not health.beat_state()["database_scheduler"]
+    settings.CELERY_BEAT_SCHEDULER = "no_such_module:Scheduler"
+    assert not health.beat_state()["database_scheduler"]

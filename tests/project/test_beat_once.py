@@ -56,11 +56,11 @@ def _sent_pings(client):
 
 
 class Beat:
-    def __init__(self, tmp_path, name, url):
+    def __init__(self, tmp_path, name, url, ttl=10):
         db = settings.DATABASES["default"]
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadsync_project.settings", "DEBUG": "1",
                "LEADSYNC_ENV_FILE": str(tmp_path / "no-such.env"), "CELERY_BROKER_URL": url,
-               "CELERY_RESULT_BACKEND": url, "LEADSYNC_BEAT_LOCK_TTL_SECONDS": "10"}
+               "CELERY_RESULT_BACKEND": url, "LEADSYNC_BEAT_LOCK_TTL_SECONDS": str(ttl)}
         if db["ENGINE"].endswith("sqlite3"):
             env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
         else:
@@ -78,9 +78,15 @@ class Beat:
         return self.log.read_text(errors="replace")
 
     def stop(self):
+        """SIGTERM, as systemd stops it; a beat that does not stop is killed (never left running) and fails the test."""
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+                raise AssertionError(f"beat did not stop on SIGTERM\n{self.text()[-3000:]}") from None
 
 
 def test_a_second_beat_waits_and_sends_nothing_until_the_first_stops(beat_redis, tmp_path):
@@ -119,6 +125,30 @@ def test_a_second_beat_waits_and_sends_nothing_until_the_first_stops(beat_redis,
     heartbeats = [json.loads(raw)["headers"]["task"] for raw in client.lrange("maintenance", 0, -1)]
     assert heartbeats and set(heartbeats) == {"connectors.heartbeat"}
     assert not any(json.loads(raw)["headers"]["task"] == "connectors.heartbeat" for raw in client.lrange("celery", 0, -1))
+
+
+def test_when_the_beat_holding_the_lease_dies_the_waiting_one_takes_over_once_it_runs_out(beat_redis, tmp_path):
+    url, client = beat_redis
+    every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="beat once: ping", task="leadsync.ping", interval=every)
+    first = Beat(tmp_path, "first", url, ttl=3)
+    second = None
+    try:
+        _wait_for("the first beat to send", lambda: _sent_pings(client), on_timeout=first.text)
+        second = Beat(tmp_path, "second", url, ttl=3)
+        _wait_for("the second beat to wait", lambda: "holds the beat lease: this one waits" in second.text(),
+                  on_timeout=second.text)
+        first.process.kill()  # SIGKILL: no lease given back; it runs out after its 3 s
+        first.process.wait(timeout=30)
+        sent_before = len(_sent_pings(client))
+        _wait_for("the second beat to take over",
+                  lambda: any(o.startswith(second.origin) for o in _sent_pings(client)[sent_before:]),
+                  on_timeout=second.text)
+        assert not any(o.startswith(first.origin) for o in _sent_pings(client)[sent_before:])
+    finally:
+        first.stop()
+        if second:
+            second.stop()
 
 
 def test_a_beat_that_lost_its_lease_sends_nothing(beat_redis):

@@ -199,6 +199,26 @@ def test_with_a_redis_broker_task_counts_are_shared_by_every_process(client, tok
     assert value(s, "leadsync_celery_tasks_total", task="leads.sync_integration", outcome="succeeded") == 3
 
 
+@pytest.mark.redis
+def test_the_tasks_waiting_in_each_queue_are_counted(client, token, redis_url, settings):
+    import redis
+
+    from leadsync_project.celery import app
+
+    url = redis_url.rsplit("/", 1)[0] + "/13"  # a database of its own: its queues are read whole
+    redis.Redis.from_url(url).flushdb()
+    settings.CELERY_BROKER_URL = url
+    with app.connection_for_write(url) as connection:
+        for _ in range(2):
+            app.send_task("leads.process_lead_notification", args=[0], connection=connection)  # routed: webhooks
+        app.send_task("connectors.heartbeat", connection=connection)  # maintenance
+    s = scrape(client)
+    assert value(s, "leadsync_celery_queue_length", queue="webhooks") == 2
+    assert value(s, "leadsync_celery_queue_length", queue="maintenance") == 1
+    assert value(s, "leadsync_celery_queue_length", queue="sync") == 0
+    redis.Redis.from_url(url).flushdb()
+
+
 def test_an_unreachable_broker_leaves_the_rest_of_the_scrape(client, token, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     metrics.task_event("leads.sync_integration", "started")  # not counted, and no error
