@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test soak screenshots bench bench-large bench-idle venv clean
+.PHONY: demo test soak screenshots bench bench-large bench-idle bench-workers venv clean
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,13 @@ bench-large: venv
 BENCH_IDLE_ARGS ?=
 bench-idle: venv
 	$(PY) bench/idle_poll.py --owners 50 --forms 1000 $(BENCH_IDLE_ARGS)
+
+# Scale-out (issue 12): one backlog of 5,000 leads (40 integrations, 8 owners, 8 CRM accounts at 10 calls/s)
+# synced by 1, 2 and 4 worker processes on a private PostgreSQL and Redis; one JSON line per run and a
+# projection (bench/README.md). BENCH_WORKERS_ARGS="--leads 20000 --workers 1,2,4,8" for other sizes.
+BENCH_WORKERS_ARGS ?=
+bench-workers: venv
+	$(PY) bench/workers.py $(BENCH_WORKERS_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles test-db.sqlite3

@@ -193,6 +193,31 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 15 * 60}
 
+# --- Limits shared by the fleet (connectors/ratelimit.py) ----------------------------------------
+# The CRM's calls per second and per day per account, and LinkedIn's 429 backoff and daily budgets,
+# are held in this Redis by every worker on every machine. Default: the broker, when it is Redis;
+# "off" (or no Redis broker) keeps them per process, as one worker alone needs.
+_BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://"))
+LEADSYNC_RATE_LIMIT_REDIS_URL = env.str(
+    "LEADSYNC_RATE_LIMIT_REDIS_URL", default=CELERY_BROKER_URL if _BROKER_IS_REDIS else "").strip()
+if LEADSYNC_RATE_LIMIT_REDIS_URL.lower() in ("off", "none", "0", "false"):
+    LEADSYNC_RATE_LIMIT_REDIS_URL = ""
+if LEADSYNC_RATE_LIMIT_REDIS_URL and not LEADSYNC_RATE_LIMIT_REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        "LEADSYNC_RATE_LIMIT_REDIS_URL must be a redis://, rediss:// or unix:// URL, or off.")
+# The longest a call waits for its slot; a slot further away is a rate limit the retry policy handles.
+LEADSYNC_RATE_LIMIT_MAX_WAIT = env.float("LEADSYNC_RATE_LIMIT_MAX_WAIT", default=30.0)
+# Calls a day per CRM account (the vendor's 50,000), counted fleet-wide in Redis; 0: not counted.
+LEADSYNC_CRM_DAILY_LIMIT = env.int("LEADSYNC_CRM_DAILY_LIMIT", default=50_000)
+# LinkedIn's daily limits are per app and per member and not published: set them from the app's
+# page in the developer portal to stop before LinkedIn answers 429 (0: not counted).
+LEADSYNC_LINKEDIN_MEMBER_DAILY_CALLS = env.int("LEADSYNC_LINKEDIN_MEMBER_DAILY_CALLS", default=0)
+LEADSYNC_LINKEDIN_APP_DAILY_CALLS = env.int("LEADSYNC_LINKEDIN_APP_DAILY_CALLS", default=0)
+for _name in ("LEADSYNC_RATE_LIMIT_MAX_WAIT", "LEADSYNC_CRM_DAILY_LIMIT", "LEADSYNC_LINKEDIN_MEMBER_DAILY_CALLS",
+              "LEADSYNC_LINKEDIN_APP_DAILY_CALLS"):
+    if vars()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must not be negative.")
+
 # Queues by kind of work, so that a lead notification is handled within seconds while a 90-day
 # backfill holds every `sync` worker. A worker started without -Q consumes every queue below (one
 # machine, one worker: nothing to configure); a fleet gives each kind its own workers with
@@ -236,31 +261,6 @@ CELERY_TASK_ANNOTATIONS = {
 # takes over when the lease runs out (leadsync_project/beat.py).
 LEADSYNC_BEAT_LOCK_URL = env.str("LEADSYNC_BEAT_LOCK_URL", default="")
 LEADSYNC_BEAT_LOCK_TTL_SECONDS = env.int("LEADSYNC_BEAT_LOCK_TTL_SECONDS", default=60)
-
-# --- Limits shared by the fleet (connectors/ratelimit.py) ----------------------------------------
-# The CRM's calls per second and per day per account, and LinkedIn's 429 backoff and daily budgets,
-# are held in this Redis by every worker on every machine. Default: the broker, when it is Redis;
-# "off" (or no Redis broker) keeps them per process, as one worker alone needs.
-_BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://"))
-LEADSYNC_RATE_LIMIT_REDIS_URL = env.str(
-    "LEADSYNC_RATE_LIMIT_REDIS_URL", default=CELERY_BROKER_URL if _BROKER_IS_REDIS else "").strip()
-if LEADSYNC_RATE_LIMIT_REDIS_URL.lower() in ("off", "none", "0", "false"):
-    LEADSYNC_RATE_LIMIT_REDIS_URL = ""
-if LEADSYNC_RATE_LIMIT_REDIS_URL and not LEADSYNC_RATE_LIMIT_REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    raise ImproperlyConfigured(
-        "LEADSYNC_RATE_LIMIT_REDIS_URL must be a redis://, rediss:// or unix:// URL, or off.")
-# The longest a call waits for its slot; a slot further away is a rate limit the retry policy handles.
-LEADSYNC_RATE_LIMIT_MAX_WAIT = env.float("LEADSYNC_RATE_LIMIT_MAX_WAIT", default=30.0)
-# Calls a day per CRM account (the vendor's 50,000), counted fleet-wide in Redis; 0: not counted.
-LEADSYNC_CRM_DAILY_LIMIT = env.int("LEADSYNC_CRM_DAILY_LIMIT", default=50_000)
-# LinkedIn's daily limits are per app and per member and not published: set them from the app's
-# page in the developer portal to stop before LinkedIn answers 429 (0: not counted).
-LEADSYNC_LINKEDIN_MEMBER_DAILY_CALLS = env.int("LEADSYNC_LINKEDIN_MEMBER_DAILY_CALLS", default=0)
-LEADSYNC_LINKEDIN_APP_DAILY_CALLS = env.int("LEADSYNC_LINKEDIN_APP_DAILY_CALLS", default=0)
-for _name in ("LEADSYNC_RATE_LIMIT_MAX_WAIT", "LEADSYNC_CRM_DAILY_LIMIT", "LEADSYNC_LINKEDIN_MEMBER_DAILY_CALLS",
-              "LEADSYNC_LINKEDIN_APP_DAILY_CALLS"):
-    if vars()[_name] < 0:
-        raise ImproperlyConfigured(f"{_name} must not be negative.")
 
 # --- LinkedIn ------------------------------------------------------------------------------------
 LINKEDIN_CLIENT_ID = env.str("LINKEDIN_CLIENT_ID", default="")

@@ -3,6 +3,7 @@
 
 from contextlib import contextmanager
 
+from celery import current_task
 from django.utils import timezone
 
 from connectors.exceptions import LeadSyncError
@@ -26,6 +27,13 @@ def _close_interrupted(integration: Integration) -> int:
               "or the next sync)")
 
 
+def _celery_task_id() -> str:
+    """The id of the Celery task this runs in ("" outside one): the run's `task_id`, which names the
+    worker that did it through the result backend (several runs of one owner's sync share it)."""
+    request = getattr(current_task, "request", None)
+    return str(getattr(request, "id", None) or "")[:255]
+
+
 @contextmanager
 def sync_run(*, integration: Integration, trigger: str, window=(None, None), **counts):
     """A running SyncRun for the block, saved finished when the block ends. Call it holding the
@@ -39,7 +47,8 @@ def sync_run(*, integration: Integration, trigger: str, window=(None, None), **c
     start, end = window
     _close_interrupted(integration)
     run = SyncRun.objects.create(integration=integration, trigger=trigger, state=SyncRun.State.RUNNING,
-                                 started_at=timezone.now(), window_start=start, window_end=end, **counts)
+                                 started_at=timezone.now(), window_start=start, window_end=end,
+                                 task_id=_celery_task_id(), **counts)
     try:
         with log_context(run_id=run.pk, integration_id=integration.pk):
             yield run

@@ -65,17 +65,20 @@ def _children(pid):
 
 
 class Worker:
-    """One `celery -A leadsync_project worker` (prefork, one pool child) and its log; on every queue, as
-    one started without -Q is, unless `queues` names some."""
+    """One `celery -A leadsync_project worker` (prefork, `concurrency` pool children, one unless told)
+    and its log; on every queue, as one started without -Q is, unless `queues` names some. Its
+    hostname is NAME@DOMAIN."""
 
-    def __init__(self, stack, name, queues=None):
+    def __init__(self, stack, name, queues=None, concurrency=1, domain="kills"):
         self.name = name
+        self.hostname = f"{name}@{domain}"
         self.log = stack.dir / f"worker-{name}.log"
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "leadsync_project", "worker", "--pool", "prefork",
-                 "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 "--hostname", f"{name}@kills", "--loglevel", "INFO"] + (["-Q", ",".join(queues)] if queues else []),
+                 "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
+                 "--without-heartbeat", "--hostname", self.hostname, "--loglevel", "INFO"]
+                + (["-Q", ",".join(queues)] if queues else []),
                 cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, mark=0):
