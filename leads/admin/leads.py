@@ -305,13 +305,11 @@ class LeadAdmin(LeadAnswersAdminMixin, LeadDatastoreMixin, admin.ModelAdmin):
         if not codes:
             self.message_user(request, "None of the selected leads has failed with an error code.", messages.WARNING)
             return
-        rows = (Lead.objects.filter(state=Lead.State.FAILED, error_code__in=codes)
-                .exclude(integration__state=Integration.State.TORN_DOWN).order_by()
-                .values("integration_id").annotate(n=Count("pk")).values_list("integration_id", "n"))
-        per_integration = dict(rows)
-        count = sum(per_integration.values())
-        ids = list(Lead.objects.filter(state=Lead.State.FAILED, error_code__in=codes,
-                                       integration_id__in=per_integration).values_list("pk", flat=True))
+        rows = list(Lead.objects.filter(state=Lead.State.FAILED, error_code__in=codes)
+                    .exclude(integration__state=Integration.State.TORN_DOWN).order_by()
+                    .values_list("pk", "integration_id"))
+        ids, per_integration = [pk for pk, _ in rows], Counter(integration_id for _, integration_id in rows)
+        count = len(ids)
         recorded = events.record(ids, LeadEvent.Kind.RETRIED, request.user.get_username(), LeadEvent.Via.ADMIN,
                                  detail={"error_codes": codes})
         if not queue_after_commit(self, request, [lambda i=i: tasks.retry_failed.delay(i, error_codes=codes)

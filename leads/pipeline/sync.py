@@ -93,7 +93,7 @@ def sync_parts(*, integrations) -> list[list[Integration]]:
     several lead types stays one part: its run and its watermark cover them all."""
     parts = {}
     for integration in integrations:
-        types = tuple(sorted(integration.lead_types or integration.form.receives()))
+        types = tuple(sorted(_lead_types(integration)))
         parts.setdefault((integration.form.owner_id, types), []).append(integration)
     return list(parts.values())
 
