@@ -53,6 +53,9 @@ class PrivatePostgres:
             argv = ["runuser", "-u", "postgres", "--", *argv]
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def url(self, name):
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 

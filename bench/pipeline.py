@@ -146,6 +146,28 @@ class Project:
             return [json.loads(line) for line in lines.splitlines() if line], f.tell()
 
 
+def tree_cpu_s(pid) -> float:
+    """CPU seconds (user + system) of a process and its descendants, live ones and reaped ones, from
+    /proc: for the servers beside the sync (the sandbox's runserver, PostgreSQL's postmaster and its
+    backends), so a run shows how much of the machine's two cores the sync had to itself."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    total += sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+    for task in os.listdir("/proc"):
+        if task.isdigit():
+            try:
+                stat = open(f"/proc/{task}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                total += tree_cpu_s(int(task))
+    return total
+
+
 def template(args, database, n, pg, work):
     """Migrate and seed a template database once per (database, N); returns (url maker, seed document)."""
     sandbox_path = None
@@ -262,7 +284,7 @@ def rate(count, seconds):
     return round(count / seconds, 1) if seconds else None
 
 
-def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, profile=False):
+def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, profile=False, servers=()):
     project = Project(work=work / f"{database}-{n}-{crm_limit}-{debug}", **copy(), debug=debug)
     project.work.mkdir(parents=True, exist_ok=True)
     try:
@@ -273,7 +295,11 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
             extra = {"BENCH_PROFILE": str(work / "profile.txt")}
         if profile and args.tracemalloc:
             extra["BENCH_TRACEMALLOC"] = str(work / "tracemalloc.txt")
+        servers = [project.server.pid, *servers]
+        before = [tree_cpu_s(pid) for pid in servers]
         first, wall = project.probe("first", "leadsync", "-v0", "sync", "--days", "90", "--json", env=extra)
+        # CPU the servers beside the sync spent during it: the sandbox's runserver, and PostgreSQL.
+        server_cpu = [round(tree_cpu_s(pid) - b, 2) for pid, b in zip(servers, before)]
         first_requests, offset = project.requests_since(offset)
         second, second_wall = project.probe("second", "leadsync", "-v0", "sync", "--days", "90", "--json")
         second_requests, _ = project.requests_since(offset)
@@ -315,6 +341,7 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
         "sql_s": round(first["sql_s"], 2),
         # CPU of the first sync's command: all threads, and the pull's (main) thread alone.
         "cpu_s": round(first.get("cpu_s", 0), 2), "main_thread_cpu_s": round(first.get("main_thread_cpu_s", 0), 2),
+        "sandbox_server_cpu_s": server_cpu[0], "postgres_cpu_s": server_cpu[1] if len(server_cpu) > 1 else None,
         "linkedin_client_s": round(first["http"]["linkedin"][1], 2), "crm_client_s": round(first["http"]["crm"][1], 2),
         "second_sync": {"wall_s": round(second_wall, 2), "pulled": sum(r["pulled"] for r in second_runs),
                         "new": sum(r["new"] for r in second_runs),
@@ -420,7 +447,8 @@ def main():
                     log(f"{database} N={n} limit={crm_limit} debug={debug}")
                     line, requests_log = one_run(args, n=n, database=database, crm_limit=crm_limit == "on",
                                                  debug=debug == "on", copy=copy, seed=seed, seeding=seeding,
-                                                 work=work, profile=profile)
+                                                 work=work, profile=profile,
+                                                 servers=[pg.postmaster_pid()] if database == "postgres" else [])
                     profile = False
                     print(json.dumps(line), flush=True)
                     if crm_limit == "off" and (product_limit_off is None or not line["debug"]):
