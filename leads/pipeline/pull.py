@@ -10,7 +10,7 @@ malformed lead is logged (without its personal data) and skipped: it never stops
 
 import logging
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from django.conf import settings
@@ -110,7 +110,7 @@ def _commit(integration: Integration, pairs) -> dict:
     """Store the integration's new leads of one page (in the page's transaction). A lead LinkedIn already
     gave us is left alone; one LinkedIn said was deleted is never stored again (a page fetched
     before the deletion may arrive after it)."""
-    counts = {"new": 0, "skipped": 0}
+    counts = {"new": 0, "skipped": 0, "leads": []}
     rows = [_lead_row(integration, element, normalized) for element, normalized in pairs]
     if not rows:
         return counts
@@ -123,9 +123,12 @@ def _commit(integration: Integration, pairs) -> dict:
     known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).order_by()
                 .values_list("linkedin_id", flat=True))
     fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
-    rows_insert(fresh.values(), ignore_conflicts=True)
+    rows_insert(fresh.values(), ignore_conflicts=True, key="linkedin_id")
     counts["new"] = len(fresh)
     counts["skipped"] += sum(1 for r in fresh.values() if r.state == Lead.State.SKIPPED)
+    # The pending leads this page inserted, with their pks: the push takes them from here instead
+    # of reading them back (one another process stored first has no pk here and is read back).
+    counts["leads"] = [r for r in fresh.values() if r.pk is not None and r.state == Lead.State.PENDING]
     return counts
 
 
@@ -134,6 +137,7 @@ class StoreCounts:
     pulled: int = 0   # leads routed to the integration
     new: int = 0
     skipped: int = 0  # test leads, and leads LinkedIn reported deleted
+    leads: list = field(default_factory=list, repr=False)  # the new pending Lead rows, pks set
 
 
 def leads_store(*, elements: list, versions: FormVersions, route: Callable[[dict], Integration | None],
@@ -157,7 +161,8 @@ def leads_store(*, elements: list, versions: FormVersions, route: Callable[[dict
     with transaction.atomic():  # the page's leads, whatever their integration: one commit (no HTTP inside)
         for integration, pairs in routed.items():
             counts = _commit(integration, pairs)
-            stored[integration] = StoreCounts(pulled=len(pairs), new=counts["new"], skipped=counts["skipped"])
+            stored[integration] = StoreCounts(pulled=len(pairs), new=counts["new"], skipped=counts["skipped"],
+                                              leads=counts["leads"])
         if in_commit is not None:
             in_commit(stored, malformed)
     return stored, malformed

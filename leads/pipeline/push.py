@@ -563,6 +563,21 @@ class Pusher:
 PUSH_FIELDS = ("integration", "submitted_at", "answers", "attempts", "create_sent_at", "crm_id", "error_code",
                "field_outcomes", "last_attempt_at", "last_error", "retries", "retry_at", "state", "synced_at")
 
+_PUSH_ATTNAMES = frozenset({"id", *(Lead._meta.get_field(name).attname for name in PUSH_FIELDS)})
+# How many batches' worth of just-inserted leads a push keeps for its next batches (memory stays
+# bounded by a few batches whatever the window; beyond that, leads are read back).
+FRESH_BATCHES = 4
+
+
+def _as_read_back(lead: Lead) -> Lead:
+    """A lead the pull inserted, as `.only(*PUSH_FIELDS)` would read it back: the other columns
+    (the raw lead above all) are dropped, so that it holds no more memory and uses no column more
+    than a lead read back."""
+    state = lead.__dict__
+    for name in [name for name in state if name not in _PUSH_ATTNAMES and not name.startswith("_")]:
+        del state[name]
+    return lead
+
 
 class PendingPush:
     """The push of one integration's pending leads within a sync, in batches of at most 500 (250
@@ -586,6 +601,7 @@ class PendingPush:
         self.base = leads_qs if leads_qs is not None else integration.leads.filter(state=Lead.State.PENDING)
         self.counts, self.last_pk, self.done = PushCounts(), 0, 0
         self.waiting = 0  # leads stored by the pull since the last push (see stored)
+        self.fresh = {}   # pk -> a Lead the pull just inserted, as the push reads it (see stored)
         self._pusher = None
         self._flight = None  # (the batch, its Pusher.steps generator, the Future of its CRM call)
         self._calls = None   # the thread the CRM calls of a batch in flight run in
@@ -606,10 +622,16 @@ class PendingPush:
             qs = qs.filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
         return qs.order_by("pk")
 
-    def stored(self, new: int) -> None:
-        """During the pull: `new` leads were just stored. A batch whose CRM answer came is recorded
-        (and its next call sent); once no batch is in flight and a whole one waits, it is sent."""
+    def stored(self, new: int, leads=()) -> None:
+        """During the pull: `new` leads were just stored, `leads` the pending ones among them as
+        inserted (pks set). A batch whose CRM answer came is recorded (and its next call sent);
+        once no batch is in flight and a whole one waits, it is sent. The inserted leads are kept
+        (a few batches' worth at most) so that a batch takes them as they are instead of reading
+        them back; which leads a batch holds is still the database's answer (see _next_batch)."""
         self.waiting += new
+        room = FRESH_BATCHES * settings.LEADSYNC_CRM_BATCH_SIZE - len(self.fresh)
+        for lead in leads[:max(0, room)]:
+            self.fresh[lead.pk] = _as_read_back(lead)
         self._advance(wait=False)
         if self._flight is None and self.waiting and self.waiting >= self.batch_size:  # (loads the mapping)
             batch = self._next_batch(full_only=True)
@@ -650,10 +672,27 @@ class PendingPush:
                 self._calls = None
 
     def _next_batch(self, *, full_only=False) -> list:
-        batch = list(self._remaining()[: self.batch_size])
-        if not batch or (full_only and len(batch) < self.batch_size):
+        """The next pending leads in pk order, at most a batch. Without leads the pull just
+        inserted, one query reads them; with them, the database still says which leads the batch
+        holds (one that was erased, ignored or pushed by someone else meanwhile is not pending any
+        more), and only those not kept are read."""
+        if not self.fresh:
+            batch = list(self._remaining()[: self.batch_size])
+            pks = [lead.pk for lead in batch]
+        else:
+            pks = list(self._remaining().values_list("pk", flat=True)[: self.batch_size])
+            batch = None
+        if not pks or (full_only and len(pks) < self.batch_size):
             return []
-        self.last_pk = batch[-1].pk
+        self.last_pk = pks[-1]
+        if batch is None:
+            kept = {pk: self.fresh.pop(pk) for pk in pks if pk in self.fresh}
+            missing = [pk for pk in pks if pk not in kept]
+            if missing:
+                kept.update((lead.pk, lead) for lead in self.base.filter(pk__in=missing).only(*PUSH_FIELDS))
+            batch = [kept[pk] for pk in pks if pk in kept]
+            for pk in [pk for pk in self.fresh if pk <= self.last_pk]:  # not pending any more: never pushed here
+                del self.fresh[pk]
         return batch
 
     def _take_off(self, batch) -> None:

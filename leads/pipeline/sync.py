@@ -200,7 +200,8 @@ def _push_full_batches(members, pushes, stored):
             continue
         counts = stored.get(member.integration)
         try:
-            pushes[member.integration.pk].stored(max(0, counts.new - counts.skipped) if counts else 0)
+            pushes[member.integration.pk].stored(max(0, counts.new - counts.skipped) if counts else 0,
+                                                 leads=counts.leads if counts else ())
         except LeadSyncError as exc:
             run_fail(member.run, str(exc))
 

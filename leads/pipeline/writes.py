@@ -9,6 +9,7 @@ psycopg 3), with JSON written by orjson, costs a small fraction of it.
 """
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from functools import partial
 
@@ -99,19 +100,23 @@ def rows_update(objs, fields) -> None:
         cursor.executemany(sql, params)
 
 
-def rows_insert(objs, *, ignore_conflicts=False) -> None:
+def rows_insert(objs, *, ignore_conflicts=False, key=None) -> None:
     """Insert model instances (all of one model, pks left to the database) with one prepared
-    INSERT run for every row. Like QuerySet.bulk_create: no signals, no pks set on the instances;
-    `auto_now`/`auto_now_add` and defaults are applied as a save would. With `ignore_conflicts`,
-    a row that breaks a unique constraint is left out (ON CONFLICT DO NOTHING)."""
+    INSERT run for every row. Like QuerySet.bulk_create: no signals; `auto_now`/`auto_now_add`
+    and defaults are applied as a save would. With `ignore_conflicts`, a row that breaks a unique
+    constraint is left out (ON CONFLICT DO NOTHING). Without `key`, no pks are set on the
+    instances; with `key` (the attribute name of a unique field) the rows are inserted many to a
+    statement and RETURN their pk, and each instance the database took gets its pk and is marked
+    saved (matched by its key: a conflict leaves a row out, and RETURNING's order is not promised);
+    one left out by a conflict keeps a pk of None."""
     objs = list(objs)
     if not objs:
         return
     meta, connection, quote = _table_of(objs)
     columns = [f for f in meta.concrete_fields if not f.primary_key]
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c.column) for c in columns)}) VALUES ("
-           + ", ".join(_placeholder(c, connection) for c in columns) + ")"
-           + (" ON CONFLICT DO NOTHING" if ignore_conflicts else ""))
+    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c.column) for c in columns)}) VALUES "
+    row = "(" + ", ".join(_placeholder(c, connection) for c in columns) + ")"
+    tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     stamped = [c for c in columns if getattr(c, "auto_now", False) or getattr(c, "auto_now_add", False)]
     prepare = [(c.attname, _preparer(c, connection)) for c in columns]
     params = []
@@ -131,7 +136,32 @@ def rows_insert(objs, *, ignore_conflicts=False) -> None:
                 c.pre_save(obj, add=True)
             params.append([to_db(getattr(obj, name)) for name, to_db in prepare])
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if key is None:
+            cursor.executemany(head + row + tail, params)
+            return
+        key_field = meta.get_field(key)
+        by_key = {getattr(obj, key_field.attname): obj for obj in objs}
+        returning = f" RETURNING {quote(meta.pk.column)}, {quote(key_field.column)}"
+        per_statement = max(1, _max_params(connection) // len(columns))
+        for start in range(0, len(params), per_statement):
+            chunk = params[start:start + per_statement]
+            cursor.execute(head + ", ".join([row] * len(chunk)) + tail + returning,
+                           [value for values in chunk for value in values])
+            for pk, value in cursor.fetchall():
+                obj = by_key[value]
+                obj.pk = pk
+                obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _max_params(connection) -> int:
+    """How many parameters one statement may hold: SQLite's compiled limit (Django assumes 999,
+    the limit of SQLite before 3.32), or what the backend says (psycopg's 65,535 on PostgreSQL)."""
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        getlimit = getattr(connection.connection, "getlimit", None)  # Python 3.11+
+        if getlimit is not None:
+            return getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return connection.features.max_query_params or 65535
 
 
 def new_row(model, values: dict):

@@ -41,3 +41,24 @@ def test_a_push_loads_no_lead_column_on_its_own(cli, event_integration, deferred
     assert Lead.objects.exclude(state__in=["pending", "skipped"]).exists() or fault == "crm down", result.out
     assert Lead.objects.filter(attempts__gt=0).exists(), "the push ran"
     assert deferred_loads == [], f"columns read lead by lead: {deferred_loads[:3]}"
+
+
+def test_the_push_takes_the_leads_the_pull_just_inserted(cli, event_integration):
+    """The leads a sync pulls are pushed as the pull inserted them (pks from the INSERT's
+    RETURNING): no statement of the sync reads a lead's answers back."""
+    from django.db import connection
+
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        result = cli("sync", "--days", "90", "--json")
+
+    assert Lead.objects.filter(state="synced").count() > 0, result.out
+    assert not Lead.objects.filter(state="pending").exists()
+    read_back = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT") and "leads_lead" in sql
+                 and '"answers"' in sql]
+    assert read_back == [], read_back[:1]

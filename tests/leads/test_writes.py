@@ -72,6 +72,32 @@ def test_rows_insert_fills_defaults_and_timestamps_and_leaves_out_conflicting_ro
     assert LeadAttempt.objects.get(lead=lead).run is None
 
 
+@pytest.mark.parametrize("per_statement", [None, 2])
+def test_rows_insert_with_a_key_gives_the_inserted_rows_their_pks(monkeypatch, per_statement):
+    """With `key`, each row the database took gets its own pk (matched by key, RETURNING's order not
+    being promised), across statements when the parameters do not fit in one; one left out by a
+    conflict keeps None."""
+    from leads.pipeline import writes
+
+    if per_statement:  # two rows' parameters a statement: five rows take three statements
+        columns = len([f for f in Lead._meta.concrete_fields if not f.primary_key])
+        monkeypatch.setattr(writes, "_max_params", lambda connection: columns * per_statement)
+    integration = factories.integration()
+    known = factories.lead(integration, email="known@example.com")
+    fresh = [Lead(integration=integration, linkedin_id=f"key-{n}", submitted_at=timezone.now(), raw={}, answers={})
+             for n in range(4)]
+    clash = Lead(integration=integration, linkedin_id=known.linkedin_id, submitted_at=timezone.now(), raw={})
+
+    with CaptureQueriesContext(connection) as captured:
+        rows_insert([fresh[0], clash, *fresh[1:]], ignore_conflicts=True, key="linkedin_id")
+
+    assert len(captured) == (3 if per_statement else 1)
+    assert clash.pk is None and clash._state.adding
+    assert {lead.pk: lead.linkedin_id for lead in fresh} == dict(
+        Lead.objects.filter(linkedin_id__startswith="key-").values_list("pk", "linkedin_id"))
+    assert not any(lead._state.adding for lead in fresh)
+
+
 def test_the_query_log_is_cleared_unless_someone_is_reading_it(settings):
     with CaptureQueriesContext(connection) as captured:
         Lead.objects.count()
