@@ -32,3 +32,10 @@ class SandboxRouter:
 
     def allow_migrate(self, db, app_label, **hints):
         return db == ("sandbox" if app_label in SANDBOX_APPS else "default")
+
+# An experiment's knob, of the benchmark only: more PRAGMAs for the product's connections (e.g.
+# BENCH_SQLITE_PRAGMAS="PRAGMA cache_size=-32768;"), to measure a setting before the product takes it.
+_pragmas = environ.Env().str("BENCH_SQLITE_PRAGMAS", default="")
+if _pragmas and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["OPTIONS"] = {**DATABASES["default"]["OPTIONS"],
+                                       "init_command": DATABASES["default"]["OPTIONS"].get("init_command", "") + _pragmas}
