@@ -71,7 +71,7 @@ class HeldWorker:
                 assert worker.release.wait(60), "the test never released the worker"
             return original(pending, **kwargs)
 
-        def stored(pending, new):
+        def stored(pending, new, leads=()):
             pending.waiting += new
 
         monkeypatch.setattr(PendingPush, "_next_batch", next_batch)
