@@ -28,6 +28,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -99,8 +100,12 @@ class Project:
         return json.loads(self.manage("shell", "--no-imports", "-c", code).strip().splitlines()[-1])
 
     def serve(self):
+        sampler = []  # BENCH_PY_SPY_SERVER=/path/to/py-spy: sample the server too (server.stacks in the work dir)
+        if os.environ.get("BENCH_PY_SPY_SERVER"):
+            sampler = [os.environ["BENCH_PY_SPY_SERVER"], "record", "--rate", "100", "--format", "raw", "--threads",
+                       "--output", str(self.work / "server.stacks"), "--"]
         self.server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload", "--skip-checks"],
+            [*sampler, sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload", "--skip-checks"],
             cwd=ROOT, env={**self.env, "DJANGO_SETTINGS_MODULE": "bench.server_settings"},
             stdout=subprocess.DEVNULL, stderr=open(self.work / "server.log", "w"))
         for _ in range(600):
@@ -115,7 +120,8 @@ class Project:
 
     def stop(self):
         if self.server:
-            self.server.terminate()
+            # py-spy writes its samples on an interrupt and passes it on; runserver stops on one too
+            self.server.send_signal(signal.SIGINT if os.environ.get("BENCH_PY_SPY_SERVER") else signal.SIGTERM)
             self.server.wait(timeout=20)
             self.server = None
 

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.db.models import Q
 
-from leads.fields import FastJSONField
+from leadsync_project.fields import FastJSONField
 from mappings.models import Integration
 
 

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from leadsync_project.fields import FastJSONField
+
 # The first lead id of a new account: real ids are ten-digit numbers (crm-api.md shows 3944308738), which
 # makes a client that squeezes them into 32-bit integers fail in the sandbox too.
 FIRST_LEAD_ID = 3944308001
@@ -122,7 +124,7 @@ class CrmLead(models.Model):
     is_active = models.BooleanField(
         "active", default=True, help_text="Inactive leads are left out of getLeadsDateRange and duplicate checks."
     )
-    data = models.JSONField(
+    data = FastJSONField(
         default=dict,
         blank=True,
         help_text="Every field value by systemName, as strings, exactly as the API returns them.",

@@ -6,7 +6,6 @@ plain-text 401 whatever the body), then the body, then the limits, then the meth
 or refused, is logged in CrmCall without the secret key.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from sandbox import db as sandbox_db
+from sandbox import jsonio
 from . import selectors, services
 from .models import HOLD_ANSWER_SECONDS, CrmAccount, CrmFault
 
@@ -275,7 +275,7 @@ METHODS = {
 
 def _parse_body(raw_body):
     try:
-        body = json.loads(raw_body.decode("utf-8"))
+        body = jsonio.loads(raw_body)
     except (UnicodeDecodeError, ValueError):
         return None
     return body if isinstance(body, dict) else None

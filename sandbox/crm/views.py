@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from .. import jsonio
 from . import rpc, services
 from .models import CrmAccount
 
@@ -20,7 +21,7 @@ def pubapi(request):
     if answer.delay_ms:
         time.sleep(answer.delay_ms / 1000)  # the "slow answer" fault switch
     if answer.payload is not None:
-        return JsonResponse(answer.payload, status=answer.status)
+        return jsonio.response(answer.payload, status=answer.status)
     return HttpResponse(answer.text, status=answer.status, content_type="text/plain; charset=utf-8")
 
 

@@ -9,6 +9,7 @@ import re
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from .. import jsonio
 from . import switches
 from .models import AccessToken, TokenState
 from .restli import RestliSyntaxError, parse_query, parse_urn
@@ -54,7 +55,7 @@ def access_denied(message):
 
 
 def restli_json(data, status=200, headers=None):
-    response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+    response = jsonio.response(data, status=status)
     response["X-RestLi-Protocol-Version"] = "2.0.0"
     for name, value in (headers or {}).items():
         response[name] = value

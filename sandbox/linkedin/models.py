@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from django.db import models
 from django.db.models import Q
+
+from leadsync_project.fields import FastJSONField
 from django.utils import timezone
 
 
@@ -251,12 +253,12 @@ class LeadFormVersion(models.Model):
     version = models.PositiveIntegerField(help_text="versionId")
     headline = models.JSONField(help_text="MultiLocaleString.")
     description = models.JSONField(null=True, blank=True, help_text="MultiLocaleString.")
-    questions = models.JSONField(default=list, help_text="LeadGenFormQuestion[] (inline).")
+    questions = FastJSONField(default=list, help_text="LeadGenFormQuestion[] (inline).")
     multi_select_question_ids = models.JSONField(
         default=list, blank=True,
         help_text="Multiple-choice questions that accept several options (sandbox only; drives answer generation).",
     )
-    legal_info = models.JSONField(default=dict, help_text="LeadGenFormLegalInfo with its consents.")
+    legal_info = FastJSONField(default=dict, help_text="LeadGenFormLegalInfo with its consents.")
     hidden_fields = models.JSONField(default=list, blank=True, help_text="HiddenField[]: {name, value}.")
     post_submission_info = models.JSONField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
@@ -325,14 +327,14 @@ class Lead(models.Model):
     submitted_at = models.DateTimeField(db_index=True)
     test_lead = models.BooleanField(default=False)
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
-    associated_entity = models.JSONField(
+    associated_entity = FastJSONField(
         null=True, blank=True, help_text='Union, e.g. {"event": "urn:li:event:1"}; absent when null.'
     )
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
-    answers = models.JSONField(
+    answers = FastJSONField(
         default=list, help_text='[{"questionId": 1, "text": "…"} | {"questionId": 2, "options": [1, 3]}]'
     )
-    consents = models.JSONField(default=list, help_text='[{"consentId": 1, "accepted": true}]')
+    consents = FastJSONField(default=list, help_text='[{"consentId": 1, "accepted": true}]')
     shape = models.CharField(max_length=12, choices=Shape.choices, default=Shape.VERSIONED)
     response_id = models.CharField(max_length=64, blank=True, help_text="Front-end tracking id.")
 

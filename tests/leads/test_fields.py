@@ -1,4 +1,4 @@
-"""Lead's JSON columns are read with orjson (leads.fields.FastJSONField), and read exactly what
+"""Lead's JSON columns are read with orjson (leadsync_project.fields.FastJSONField), and read exactly what
 Django's JSONField reads, whatever the text holds."""
 
 import json
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leads.fields import FastJSONField
+from leadsync_project.fields import FastJSONField
 from leads.models import Lead
 from tests import factories
 

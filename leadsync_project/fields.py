@@ -14,7 +14,8 @@ _LONG_DIGITS = re.compile(r"\d{19}")
 
 class FastJSONField(models.JSONField):
     """A JSONField read with orjson: the push reads every pending lead's answers back, and the
-    standard library's decoder was most of that. Only whole column values of a field without a
+    standard library's decoder was most of that (the sandbox's leads and CRM leads too: they are
+    the benchmark's servers). Only whole column values of a field without a
     custom decoder are read so; anything orjson does not read, or would read differently (an
     integer beyond 64 bits, which check_storable lets through, it makes a float), goes through
     JSONField's own reading, so values are the same as with JSONField. Written as JSONField
