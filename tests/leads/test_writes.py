@@ -108,3 +108,44 @@ def test_the_query_log_is_cleared_unless_someone_is_reading_it(settings):
     connection.queries_log.append({"sql": "SELECT 1", "time": "0"})
     query_log_clear()
     assert not connection.queries_log
+
+
+def _server_has_lz4() -> bool:
+    from django.db import transaction
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL default_toast_compression = lz4")
+        return True
+    except Exception:
+        return False
+
+
+def test_the_json_columns_are_compressed_with_lz4_where_postgresql_has_it():
+    """Migration 0015: a page's INSERT and a batch's UPDATE compress `raw`, `answers` and
+    `field_outcomes` with lz4, several times faster than PostgreSQL's default pglz."""
+    if connection.vendor != "postgresql" or connection.pg_version < 140000 or not _server_has_lz4():
+        pytest.skip("lz4 column compression is PostgreSQL 14+ built with lz4")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attname, attcompression FROM pg_attribute "
+                       "WHERE attrelid = 'leads_lead'::regclass AND attname IN ('raw', 'answers', 'field_outcomes', 'email')")
+        compression = dict(cursor.fetchall())
+    assert compression == {"raw": "l", "answers": "l", "field_outcomes": "l", "email": ""}
+
+
+def test_on_postgresql_a_batch_is_written_many_rows_a_statement():
+    """One statement a row (even pipelined) is parsed, planned and executed each time on the server:
+    most of PostgreSQL's time in a push batch's write, before."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one prepared statement a row, in C")
+    integration = factories.integration()
+    leads = [factories.lead(integration, email=f"m{n}@example.com") for n in range(3)]
+    for lead in leads:
+        lead.state = "synced"
+    attempts = [LeadAttempt(lead=lead, at=timezone.now(), number=1, outcome="synced") for lead in leads]
+    with CaptureQueriesContext(connection) as captured:
+        rows_update(leads, ["state"])
+        rows_insert(attempts)
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["UPDATE", "INSERT"]
+    assert not any(" times " in q["sql"] for q in captured.captured_queries), "not executemany"
+    assert set(Lead.objects.filter(pk__in=[l.pk for l in leads]).values_list("state", flat=True)) == {"synced"}
+    assert LeadAttempt.objects.filter(lead__in=leads).count() == 3
