@@ -28,6 +28,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
+STATEMENTS = os.environ.get("BENCH_PG_STATEMENTS")  # bench-only: where to write pg_stat_statements' top
+
+
 class PrivatePostgres:
     def __init__(self):
         self.bin = _pg_bin()
@@ -45,7 +48,10 @@ class PrivatePostgres:
         atexit.register(self.stop)
         self._as_pg(f"{self.bin}/pg_ctl", "-D", self.data, "-l", self.sock / "pg.log", "-w", "-t", "60", "-o",
                     f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    "-c synchronous_commit=off -c full_page_writes=off", "start")
+                    "-c synchronous_commit=off -c full_page_writes=off"
+                    + (" -c shared_preload_libraries=pg_stat_statements" if STATEMENTS else ""), "start")
+        if STATEMENTS:
+            self.sql("CREATE EXTENSION pg_stat_statements")
 
     def _as_pg(self, *argv):
         argv = [str(a) for a in argv]
@@ -64,7 +70,16 @@ class PrivatePostgres:
         self._as_pg(psql, "-h", "127.0.0.1", "-p", self.port, "-U", "postgres", "-d", database,
                     "-v", "ON_ERROR_STOP=1", "-c", statement)
 
+    def statements(self):
+        """The statements that took the server's time (BENCH_PG_STATEMENTS=path: written there at stop)."""
+        self.sql("COPY (SELECT round(total_exec_time::numeric, 1) AS ms, calls, rows, left(regexp_replace(query, "
+                 "'\\s+', ' ', 'g'), 300) FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40) "
+                 f"TO '{self.sock / 'statements.tsv'}'")
+        shutil.copyfile(self.sock / "statements.tsv", STATEMENTS)
+
     def stop(self):
+        if STATEMENTS and self.root.exists():
+            self.statements()
         if self.root.exists():
             try:
                 self._as_pg(f"{self.bin}/pg_ctl", "-D", self.data, "-m", "immediate", "stop")

@@ -11,6 +11,8 @@ import os
 import threading
 import time
 
+import orjson
+
 _lock = threading.Lock()
 
 
@@ -25,7 +27,8 @@ class RequestLogMiddleware:
         elapsed = time.time() - started
         elements = None
         if request.path.endswith("/rest/leadFormResponses") and response.status_code == 200:
-            elements = len(json.loads(response.content)["elements"])
+            # orjson: the standard library's reading of every 130 KB page was ~7 % of the server's CPU
+            elements = len(orjson.loads(response.content)["elements"])
         line = json.dumps({"method": request.method, "path": request.path,
                            "query": request.META.get("QUERY_STRING", ""),
                            "status": response.status_code, "t": started, "s": round(elapsed, 5), "elements": elements})
