@@ -1,5 +1,6 @@
-"""Model fields of our own."""
+"""Model fields of our own, and the JSON reading they share with the sandbox."""
 
+import json
 import re
 
 import orjson
@@ -12,6 +13,17 @@ from django.db.models.fields.json import KeyTransform
 _LONG_DIGITS = re.compile(r"\d{19}")
 
 
+def json_loads(text: str):
+    """json.loads(text): with orjson where it reads the same value, the standard library otherwise
+    (an integer beyond 64 bits; NaN and lone surrogates, which orjson refuses). Raises as json.loads."""
+    if not _LONG_DIGITS.search(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 class FastJSONField(models.JSONField):
     """A JSONField read with orjson: the push reads every pending lead's answers back, and the
     standard library's decoder was most of that (the sandbox's leads and CRM leads too: they are
@@ -22,12 +34,11 @@ class FastJSONField(models.JSONField):
     writes (leads.pipeline.writes writes with orjson)."""
 
     def from_db_value(self, value, expression, connection):
-        if (type(value) is str and self.decoder is None and not isinstance(expression, KeyTransform)
-                and not _LONG_DIGITS.search(value)):
+        if type(value) is str and self.decoder is None and not isinstance(expression, KeyTransform):
             try:
-                return orjson.loads(value)
-            except orjson.JSONDecodeError:
-                pass
+                return json_loads(value)
+            except json.JSONDecodeError:
+                return value  # as JSONField does
         return super().from_db_value(value, expression, connection)
 
     def deconstruct(self):

@@ -92,14 +92,13 @@ def rows_update(objs, fields) -> None:
         return
     meta, connection, quote = _table_of(objs)
     columns = [meta.get_field(name) for name in fields]
-    sql = (f"UPDATE {quote(meta.db_table)} SET "
-           + ", ".join(f"{quote(c.column)} = {_placeholder(c, connection)}" for c in columns)
-           + f" WHERE {quote(meta.pk.column)} = %s")
     prepare = [(c.attname, _preparer(c, connection)) for c in columns]
     params = [[to_db(getattr(obj, name)) for name, to_db in prepare] + [obj.pk] for obj in objs]
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            cursor.executemany(sql, params)
+            cursor.executemany(f"UPDATE {quote(meta.db_table)} SET "
+                               + ", ".join(f"{quote(c.column)} = {_placeholder(c, connection)}" for c in columns)
+                               + f" WHERE {quote(meta.pk.column)} = %s", params)
             return
         # PostgreSQL: many rows a statement, from a VALUES list joined on the pk. Run once a row
         # (psycopg's pipeline) the statements themselves were most of the server's time: a push
