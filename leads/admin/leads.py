@@ -37,8 +37,16 @@ from mappings.models import Integration
 
 # The outcome's status, then its message: written in this order by mappings.engine (and kept by the
 # push, which rewrites a refused field's status and message in place); PostgreSQL's jsonb prints
-# keys shortest first, which puts "status" (6) right before "message" (7) there too.
-_ERROR_OUTCOME = '"status": "error", "message": "'
+# keys shortest first, which puts "status" (6) right before "message" (7) there too. The text is
+# `"key": "value"` where Django wrote it (json.dumps) or PostgreSQL prints it back, `"key":"value"`
+# where the push wrote it on SQLite (orjson): the patterns take both.
+_ERROR_OUTCOME = '"status": ?"error", ?"message": ?"'
+
+
+def _status_outcome(status: str) -> str:
+    return f'"status": ?"{status}"'
+
+
 REFUSED_NOTE = "refused by the CRM"  # how leads.pipeline.push._strip_refused begins its note
 
 
@@ -47,8 +55,7 @@ class FieldProblemsFilter(admin.SimpleListFilter):
     a lead and records the problem on it), and by kind of problem: a field the CRM refused (the
     push sent the lead again without it), a value that did not fit its CRM field (the mapping left
     it out), a value cut to the field's length. JSON containment is not portable (SQLite has none),
-    so this matches the outcome's text, which Django writes with json.dumps on SQLite and
-    PostgreSQL prints back from jsonb in the same `"key": "value"` form."""
+    so this matches the outcome's text (with or without a space after the colon: see _ERROR_OUTCOME)."""
 
     title = "field problems"
     parameter_name = "field_problems"
@@ -59,7 +66,7 @@ class FieldProblemsFilter(admin.SimpleListFilter):
         # PostgreSQL's regular expressions would not spell alike.
         "invalid": ("Value did not fit (not sent)",
                     Q(field_outcomes__regex=_ERROR_OUTCOME + "([^r]|r[^e]|re[^f]|ref[^u])")),
-        "truncated": ("Cut to the field's length", Q(field_outcomes__icontains='"status": "truncated"')),
+        "truncated": ("Cut to the field's length", Q(field_outcomes__regex=_status_outcome("truncated"))),
     }
 
     def lookups(self, request, model_admin):
@@ -69,7 +76,7 @@ class FieldProblemsFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         matches = Q()
         for status in self.PROBLEMS:
-            matches |= Q(field_outcomes__icontains=f'"status": "{status}"')
+            matches |= Q(field_outcomes__regex=_status_outcome(status))
         if self.value() == "yes":
             return queryset.filter(matches)
         if self.value() == "no":

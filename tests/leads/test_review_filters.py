@@ -15,6 +15,7 @@ from leads.dashboard import day_start
 from leads.models import Lead
 from leads.pipeline import sync as pipeline_sync
 from leads.pipeline.push import PushCounts
+from leads.pipeline.writes import rows_update
 from leads.review import leads_ignore
 from mappings.models import Integration
 from tests import factories
@@ -61,7 +62,10 @@ def test_the_error_code_filter_offers_the_codes_of_failed_leads_with_their_count
 
 # --- by field problem -----------------------------------------------------------------------------
 
-def test_the_field_problem_filter_tells_refused_invalid_and_truncated_fields_apart(reviewer, integration):
+@pytest.mark.parametrize("written_by", ["save", "push"])
+def test_the_field_problem_filter_tells_refused_invalid_and_truncated_fields_apart(reviewer, integration, written_by):
+    """Whether the outcomes were saved by the ORM (json.dumps: `"key": "value"`) or written by the
+    push (rows_update, orjson: `"key":"value"`), the same leads match."""
     refused = factories.lead(integration, state="synced", field_outcomes=[
         outcome("firstName", "ok"),
         outcome("companyName", "error", "refused by the CRM, left out: CRM error 205: Invalid parameters")])
@@ -74,6 +78,9 @@ def test_the_field_problem_filter_tells_refused_invalid_and_truncated_fields_apa
         outcome("b", "error", "crm field already set by question:1")])
     clean = factories.lead(integration, state="synced", field_outcomes=[outcome("firstName", "ok"),
                                                                          outcome("x", "empty")])
+    if written_by == "push":
+        leads = list(Lead.objects.all())
+        rows_update(leads, ["field_outcomes"])
 
     assert listed(reviewer, field_problems="refused") == {refused, both}
     assert listed(reviewer, field_problems="invalid") == {invalid, empty_message, both}
