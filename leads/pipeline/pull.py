@@ -25,7 +25,7 @@ from connectors.models import LeadForm
 from connectors.tokens import connection_mark_needs_reauth, linkedin_client
 from leads.models import Lead, LeadNotification, SyncRun
 from leads.pipeline.locks import IntegrationLock, locks_renew
-from leads.pipeline.writes import new_row, query_log_clear, rows_insert
+from leads.pipeline.writes import new_row, query_log_clear, rows_insert, values_in
 from mappings.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -114,14 +114,13 @@ def _commit(integration: Integration, pairs) -> dict:
     rows = [_lead_row(integration, element, normalized) for element, normalized in pairs]
     if not rows:
         return counts
-    deleted = set(LeadNotification.objects.filter(lead_id__in=[r.linkedin_id for r in rows],
-                                                  action=LeadNotification.Action.DELETED).values_list("lead_id", flat=True))
+    deleted = values_in(LeadNotification, "lead_id", [r.linkedin_id for r in rows],
+                        action=str(LeadNotification.Action.DELETED))
     if deleted:
         counts["skipped"] += len(deleted)
         rows = [r for r in rows if r.linkedin_id not in deleted]
     # Inside the page's transaction (leads_store): what is known and what is inserted agree.
-    known = set(Lead.objects.filter(linkedin_id__in=[r.linkedin_id for r in rows]).order_by()
-                .values_list("linkedin_id", flat=True))
+    known = values_in(Lead, "linkedin_id", [r.linkedin_id for r in rows])
     fresh = {r.linkedin_id: r for r in rows if r.linkedin_id not in known}
     rows_insert(fresh.values(), ignore_conflicts=True, key="linkedin_id")
     counts["new"] = len(fresh)

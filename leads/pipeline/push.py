@@ -44,7 +44,7 @@ from connectors.crm_connections import crm_field_catalogue
 from connectors.exceptions import ApiError, BadPayload, HostError, ServerError
 from leads.models import Lead, LeadAttempt, SyncRun
 from leads.pipeline.locks import LockLost
-from leads.pipeline.writes import new_row, query_log_clear, rows_insert, rows_update
+from leads.pipeline.writes import new_row, query_log_clear, rows_insert, rows_set, rows_update
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
@@ -154,8 +154,7 @@ def _mark_sent(leads, started):
         by_attempts.setdefault((lead.attempts, lead.last_attempt_at), []).append(lead.pk)
     with transaction.atomic():
         for (attempts, last_attempt_at), pks in by_attempts.items():
-            Lead.objects.filter(pk__in=pks).update(attempts=attempts, last_attempt_at=last_attempt_at,
-                                                   create_sent_at=started)
+            rows_set(Lead, pks, attempts=attempts, last_attempt_at=last_attempt_at, create_sent_at=started)
 
 
 class CallNeeded:

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leads.models import Lead
-from leads.models import LeadAttempt
-from leads.pipeline.writes import query_log_clear, rows_insert, rows_update
+from leads.models import LeadAttempt, LeadNotification
+from leads.pipeline.writes import query_log_clear, rows_insert, rows_set, rows_update, values_in
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -70,6 +70,47 @@ def test_rows_insert_fills_defaults_and_timestamps_and_leaves_out_conflicting_ro
     lead = stored[0]
     rows_insert([LeadAttempt(lead=lead, run=None, at=timezone.now(), number=1, outcome="synced", refused_fields=[])])
     assert LeadAttempt.objects.get(lead=lead).run is None
+
+
+@pytest.mark.parametrize("per_statement", [None, 2])
+def test_rows_set_sets_the_same_values_on_the_rows_of_the_pks_only(monkeypatch, per_statement):
+    """QuerySet.update's effect (auto_now left alone), across statements when the pks do not fit in one."""
+    from leads.pipeline import writes
+
+    if per_statement:  # three values and two pks a statement: five pks take three statements
+        monkeypatch.setattr(writes, "_max_params", lambda connection: 3 + per_statement)
+    integration = factories.integration()
+    leads = [factories.lead(integration, email=f"s{n}@example.com", attempts=0) for n in range(6)]
+    updated_at = {lead.pk: lead.updated_at for lead in Lead.objects.all()}
+    when = timezone.now() - timedelta(minutes=5)
+
+    with CaptureQueriesContext(connection) as captured:
+        rows_set(Lead, [lead.pk for lead in leads[:5]], attempts=2, last_attempt_at=when, create_sent_at=None)
+
+    assert len(captured) == (3 if per_statement else 1)
+    stored = {lead.pk: lead for lead in Lead.objects.all()}
+    assert [(stored[lead.pk].attempts, stored[lead.pk].last_attempt_at) for lead in leads] == [(2, when)] * 5 + [(0, None)]
+    assert all(stored[lead.pk].create_sent_at is None for lead in leads)
+    assert {pk: lead.updated_at for pk, lead in stored.items()} == updated_at
+    rows_set(Lead, [])  # nothing to write: no statement
+
+
+@pytest.mark.parametrize("per_statement", [None, 2])
+def test_values_in_finds_the_rows_a_page_asks_about(monkeypatch, per_statement):
+    from leads.pipeline import writes
+
+    if per_statement:
+        monkeypatch.setattr(writes, "_max_params", lambda connection: 1 + per_statement)
+    integration = factories.integration()
+    leads = [factories.lead(integration, linkedin_id=f"in-{n}") for n in range(3)]
+    LeadNotification.objects.create(lead_id="in-1", action=LeadNotification.Action.DELETED, lead_urn="urn:li:leadGenFormResponse:in-1", payload={})
+    LeadNotification.objects.create(lead_id="in-2", action=LeadNotification.Action.CREATED, lead_urn="urn:li:leadGenFormResponse:in-2", payload={})
+
+    asked = ["in-0", "in-1", "nope", "in-2", "in-0"]
+    assert values_in(Lead, "linkedin_id", asked) == {"in-0", "in-1", "in-2"}
+    assert values_in(Lead, "linkedin_id", asked, select="id") == {lead.pk for lead in leads}
+    assert values_in(LeadNotification, "lead_id", asked, action=LeadNotification.Action.DELETED) == {"in-1"}
+    assert values_in(Lead, "linkedin_id", []) == set()
 
 
 @pytest.mark.parametrize("per_statement", [None, 2])
