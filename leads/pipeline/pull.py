@@ -115,7 +115,7 @@ def _commit(integration: Integration, pairs) -> dict:
     if not rows:
         return counts
     deleted = values_in(LeadNotification, "lead_id", [r.linkedin_id for r in rows],
-                        action=str(LeadNotification.Action.DELETED))
+                        action=LeadNotification.Action.DELETED)
     if deleted:
         counts["skipped"] += len(deleted)
         rows = [r for r in rows if r.linkedin_id not in deleted]

@@ -79,11 +79,15 @@ def _placeholder(field, connection) -> str:
     return "%s"
 
 
-def _table_of(objs):
-    """(model meta, database connection, identifier quoting) for instances of one model."""
-    model = type(objs[0])
+def _table(model):
+    """(model meta, database connection, identifier quoting) for one model."""
     connection = connections[router.db_for_write(model)]
     return model._meta, connection, connection.ops.quote_name
+
+
+def _table_of(objs):
+    """_table of instances of one model."""
+    return _table(type(objs[0]))
 
 
 def rows_update(objs, fields) -> None:
@@ -124,9 +128,7 @@ def rows_set(model, pks, **values) -> None:
     pks = list(pks)
     if not pks:
         return
-    meta = model._meta
-    connection = connections[router.db_for_write(model)]
-    quote = connection.ops.quote_name
+    meta, connection, quote = _table(model)
     columns = [meta.get_field(name) for name in values]
     assignments = ", ".join(f"{quote(c.column)} = {_placeholder(c, connection)}" for c in columns)
     prepared = [_preparer(c, connection)(value) for c, value in zip(columns, values.values())]
@@ -203,9 +205,7 @@ def values_in(model, field: str, values, *, select: str | None = None, **equal) 
     values = list(dict.fromkeys(values))
     if not values:
         return set()
-    meta = model._meta
-    connection = connections[router.db_for_read(model)]
-    quote = connection.ops.quote_name
+    meta, connection, quote = _table(model)  # the write database: read inside the page's transaction
     column = quote(meta.get_field(field).column)
     selected = quote(meta.get_field(select or field).column)
     conditions = "".join(f" AND {quote(meta.get_field(name).column)} = %s" for name in equal)

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from leadsync_project.fields import FastJSONField
-from django.utils import timezone
 
 
 def to_ms(value):
