@@ -7,9 +7,16 @@ own machinery and JSON columns through the standard library's encoder. The same 
 prepared statement run for every row (`executemany`: a loop in C on SQLite), or on PostgreSQL
 many rows a statement (a statement a row, even pipelined, is parsed, planned and executed each
 time), with JSON written by orjson, costs a small fraction of it.
+
+On PostgreSQL many rows a statement are sent as one array a column (`unnest`), bound on the
+server: the statement's text stays short and the same whatever the number of rows. A VALUES
+list of a page's rows (3,000 placeholders) was parsed for its placeholders by psycopg in Python
+every time (too long for its cache), then sent as literals that the server parsed again: a
+third of the sync's main thread and most of PostgreSQL's own time.
 """
 
 import json
+import re
 import sqlite3
 from datetime import UTC, datetime
 from functools import partial
@@ -79,6 +86,40 @@ def _placeholder(field, connection) -> str:
     return "%s"
 
 
+def _array_type(field, connection) -> str:
+    """The PostgreSQL array type a column's values are sent in: the column's own type without
+    its length (assigning the value still checks the length, as an INSERT of it does, where a
+    cast to varchar(n) would cut it silently); text for JSON, cast to jsonb where it is written
+    (_from_array)."""
+    if isinstance(field, models.JSONField):
+        return "text[]"
+    return re.sub(r"\(.*\)", "", field.cast_db_type(connection)) + "[]"
+
+
+def _from_array(expression: str, field) -> str:
+    return f"{expression}::jsonb" if isinstance(field, models.JSONField) else expression
+
+
+def _columns(rows) -> list[list]:
+    """Rows of parameters as one list a column: the arrays an unnest statement takes."""
+    return [list(column) for column in zip(*rows)]
+
+
+def _cursor(connection):
+    """A cursor for these statements. On PostgreSQL one that binds its parameters on the server
+    (psycopg's Cursor; Django's default ClientCursor writes them into the statement's text), so
+    that an array goes in psycopg's binary form, written in C: as text, psycopg escapes it in
+    Python, which for a page's JSON took longer than the rest of the page. Still Django's cursor
+    wrapper: the query log and execute wrappers see the statements."""
+    if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+
+
 def _table(model):
     """(model meta, database connection, identifier quoting) for one model."""
     connection = connections[router.db_for_write(model)]
@@ -100,25 +141,23 @@ def rows_update(objs, fields) -> None:
     columns = [meta.get_field(name) for name in fields]
     prepare = [(c.attname, _preparer(c, connection)) for c in columns]
     params = [[to_db(getattr(obj, name)) for name, to_db in prepare] + [obj.pk] for obj in objs]
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         if connection.vendor != "postgresql":
             cursor.executemany(f"UPDATE {quote(meta.db_table)} SET "
                                + ", ".join(f"{quote(c.column)} = {_placeholder(c, connection)}" for c in columns)
                                + f" WHERE {quote(meta.pk.column)} = %s", params)
             return
-        # PostgreSQL: many rows a statement, from a VALUES list joined on the pk. Run once a row
-        # (psycopg's pipeline) the statements themselves were most of the server's time: a push
-        # batch's 500 outcomes were 500 UPDATEs, each parsed, planned and executed on its own.
+        # PostgreSQL: many rows a statement, joined on the pk. Run once a row (psycopg's
+        # pipeline) the statements themselves were most of the server's time: a push batch's 500
+        # outcomes were 500 UPDATEs, each parsed, planned and executed on its own.
         names = [quote(f"v{n}") for n in range(len(columns))] + [quote("pk")]
-        row = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in [*columns, meta.pk]) + ")"
-        head = (f"UPDATE {quote(meta.db_table)} AS t SET "
-                + ", ".join(f"{quote(c.column)} = v.{name}" for c, name in zip(columns, names))
-                + " FROM (VALUES ")
-        tail = f") AS v({', '.join(names)}) WHERE t.{quote(meta.pk.column)} = v.{quote('pk')}"
+        statement = (f"UPDATE {quote(meta.db_table)} AS t SET "
+                     + ", ".join(f"{quote(c.column)} = {_from_array(f'v.{name}', c)}" for c, name in zip(columns, names))
+                     + " FROM unnest(" + ", ".join(f"%b::{_array_type(f, connection)}" for f in [*columns, meta.pk])
+                     + f") AS v({', '.join(names)}) WHERE t.{quote(meta.pk.column)} = v.{quote('pk')}")
         per_statement = max(1, _max_params(connection) // (len(columns) + 1))
         for start in range(0, len(params), per_statement):
-            chunk = params[start:start + per_statement]
-            cursor.execute(head + ", ".join([row] * len(chunk)) + tail, [value for values in chunk for value in values])
+            cursor.execute(statement, _columns(params[start:start + per_statement]))
 
 
 def rows_set(model, pks, **values) -> None:
@@ -133,11 +172,11 @@ def rows_set(model, pks, **values) -> None:
     assignments = ", ".join(f"{quote(c.column)} = {_placeholder(c, connection)}" for c in columns)
     prepared = [_preparer(c, connection)(value) for c, value in zip(columns, values.values())]
     per_statement = max(1, _max_params(connection) - len(columns))
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         for start in range(0, len(pks), per_statement):
             chunk = pks[start:start + per_statement]
-            cursor.execute(f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} IN "
-                           f"({', '.join(['%s'] * len(chunk))})", [*prepared, *chunk])
+            cursor.execute(f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} "
+                           + _among(meta.pk, chunk, connection), [*prepared, *_among_params(chunk, connection)])
 
 
 def rows_insert(objs, *, ignore_conflicts=False, key=None) -> None:
@@ -175,20 +214,28 @@ def rows_insert(objs, *, ignore_conflicts=False, key=None) -> None:
             for c in stamped:
                 c.pre_save(obj, add=True)
             params.append([to_db(getattr(obj, name)) for name, to_db in prepare])
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         if key is None and connection.vendor != "postgresql":
             cursor.executemany(head + row + tail, params)  # a loop in C, as fast as many rows a statement
             return
         # Many rows a statement (on PostgreSQL one statement a row costs a round of parsing,
-        # planning and executing each).
+        # planning and executing each): a VALUES list on SQLite, one array a column on PostgreSQL.
         key_field = meta.get_field(key) if key else None
         by_key = {getattr(obj, key_field.attname): obj for obj in objs} if key_field else {}
         returning = f" RETURNING {quote(meta.pk.column)}, {quote(key_field.column)}" if key_field else ""
+        if connection.vendor == "postgresql":
+            names = [quote(f"c{n}") for n in range(len(columns))]
+            head = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c.column) for c in columns)}) SELECT "
+                    + ", ".join(_from_array(f"v.{name}", c) for c, name in zip(columns, names)) + " FROM unnest("
+                    + ", ".join(f"%b::{_array_type(c, connection)}" for c in columns) + f") AS v({', '.join(names)})")
         per_statement = max(1, _max_params(connection) // len(columns))
         for start in range(0, len(params), per_statement):
             chunk = params[start:start + per_statement]
-            cursor.execute(head + ", ".join([row] * len(chunk)) + tail + returning,
-                           [value for values in chunk for value in values])
+            if connection.vendor == "postgresql":
+                cursor.execute(head + tail + returning, _columns(chunk))
+            else:
+                cursor.execute(head + ", ".join([row] * len(chunk)) + tail + returning,
+                               [value for values in chunk for value in values])
             if not key_field:
                 continue
             for pk, value in cursor.fetchall():
@@ -211,13 +258,25 @@ def values_in(model, field: str, values, *, select: str | None = None, **equal) 
     conditions = "".join(f" AND {quote(meta.get_field(name).column)} = %s" for name in equal)
     per_statement = max(1, _max_params(connection) - len(equal))
     found = set()
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         for start in range(0, len(values), per_statement):
             chunk = values[start:start + per_statement]
-            cursor.execute(f"SELECT {selected} FROM {quote(meta.db_table)} WHERE {column} IN "
-                           f"({', '.join(['%s'] * len(chunk))}){conditions}", [*chunk, *equal.values()])
+            cursor.execute(f"SELECT {selected} FROM {quote(meta.db_table)} WHERE {column} "
+                           + _among(meta.get_field(field), chunk, connection) + conditions,
+                           [*_among_params(chunk, connection), *equal.values()])
             found.update(row[0] for row in cursor.fetchall())
     return found
+
+
+def _among(field, values, connection) -> str:
+    """`IN (…)` of the values (a placeholder each) on SQLite; `= ANY(%s)` of one array on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        return f"= ANY(%b::{_array_type(field, connection)})"
+    return f"IN ({', '.join(['%s'] * len(values))})"
+
+
+def _among_params(values, connection) -> list:
+    return [list(values)] if connection.vendor == "postgresql" else list(values)
 
 
 def _max_params(connection) -> int:

@@ -190,3 +190,46 @@ def test_on_postgresql_a_batch_is_written_many_rows_a_statement():
     assert not any(" times " in q["sql"] for q in captured.captured_queries), "not executemany"
     assert set(Lead.objects.filter(pk__in=[l.pk for l in leads]).values_list("state", flat=True)) == {"synced"}
     assert LeadAttempt.objects.filter(lead__in=leads).count() == 3
+
+
+def test_on_postgresql_rows_go_as_one_array_a_column_in_a_statement_of_fixed_text():
+    """A VALUES list of a page's rows was thousands of placeholders that psycopg parsed in Python on
+    every call (too long for its cache) and the server parsed again as literals. One array a
+    column keeps the statement's text the same whatever the number of rows."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one prepared statement a row, in C")
+    integration = factories.integration()
+    with CaptureQueriesContext(connection) as captured:
+        for size in (2, 5):
+            rows = [Lead(integration=integration, linkedin_id=f"arr-{size}-{n}", submitted_at=timezone.now(),
+                         raw={"q": 'a "quoted" \\ back-slashed, {braced} é'}, answers={"n": n}) for n in range(size)]
+            rows_insert(rows, ignore_conflicts=True, key="linkedin_id")
+            rows_update(rows, ["state", "field_outcomes"])
+            rows_set(Lead, [lead.pk for lead in rows], attempts=size)
+            assert values_in(Lead, "linkedin_id", [lead.linkedin_id for lead in rows], select="id") == {
+                lead.pk for lead in rows}
+    texts = [query["sql"] for query in captured.captured_queries]
+    assert texts[:4] == texts[4:], "the same four statements for two rows and for five"
+    assert all("unnest" in text or "ANY" in text for text in texts)
+    stored = Lead.objects.filter(linkedin_id__startswith="arr-5-").order_by("pk")
+    assert [(lead.raw["q"], lead.answers, lead.attempts) for lead in stored] == [
+        ('a "quoted" \\ back-slashed, {braced} é', {"n": n}, 5) for n in range(5)]
+
+
+def test_a_value_longer_than_its_column_is_refused_not_cut():
+    """The arrays are typed without the columns' lengths: assigning an element still checks it."""
+    from django.db import DataError, transaction
+
+    integration = factories.integration()
+    lead = factories.lead(integration, email="long@example.com")
+    lead.crm_id = "9" * 51  # the column holds 50
+    with pytest.raises(DataError) if connection.vendor == "postgresql" else _no_check():
+        with transaction.atomic():
+            rows_update([lead], ["crm_id"])
+    if connection.vendor == "postgresql":
+        assert Lead.objects.get(pk=lead.pk).crm_id == ""
+
+
+def _no_check():
+    from contextlib import nullcontext
+    return nullcontext()  # SQLite does not enforce a varchar's length
