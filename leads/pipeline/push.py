@@ -34,7 +34,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from connectors.clients import crm_client
@@ -44,7 +43,7 @@ from connectors.crm_connections import crm_field_catalogue
 from connectors.exceptions import ApiError, BadPayload, HostError, ServerError
 from leads.models import Lead, LeadAttempt, SyncRun
 from leads.pipeline.locks import LockLost
-from leads.pipeline.writes import new_row, query_log_clear, rows_insert, rows_set, rows_update
+from leads.pipeline.writes import new_row, query_log_clear, rows_in, rows_insert, rows_set, rows_update
 from mappings import engine
 from mappings.models import Integration
 from mappings.services import form_definition
@@ -327,10 +326,10 @@ class Pusher:
             return {}
         on_account = set(Integration.objects.filter(crm_connection=self.integration.crm_connection)
                          .values_list("pk", flat=True))
-        rows = (Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails).order_by()
-                .values_list("email_lower", "crm_id", "state", "integration_id", "synced_at"))
-        synced = sorted(((synced_at, email, crm_id) for email, crm_id, state, integration_id, synced_at in rows
-                         if state == Lead.State.SYNCED and crm_id and integration_id in on_account),
+        rows = rows_in(Lead, "email", emails, lower=True,
+                       select=["email", "crm_id", "state", "integration", "synced_at"])
+        synced = sorted(((synced_at, email.lower(), crm_id) for email, crm_id, state, integration_id, synced_at
+                         in rows if state == Lead.State.SYNCED and crm_id and integration_id in on_account),
                         key=lambda row: (row[0] is not None, row[0]))
         return {email: crm_id for _, email, crm_id in synced}  # the last synced wins, as before
 

@@ -249,29 +249,39 @@ def values_in(model, field: str, values, *, select: str | None = None, **equal) 
     `values` and whose other fields equal `equal`'s (by attribute name): the lookups a page of
     leads takes, as one plain SELECT a chunk instead of a queryset compiled for each page. Values
     are compared as the column holds them (text, integers), without a field's conversion."""
+    return {row[0] for row in rows_in(model, field, values, select=[select or field], **equal)}
+
+
+def rows_in(model, field: str, values, *, select, lower=False, **equal) -> list[tuple]:
+    """The `select` columns (attribute names) of the rows of `model` whose `field` is one of
+    `values` and whose other fields equal `equal`'s, as tuples (see values_in). With `lower`,
+    `field` is compared lower-cased (LOWER(field), as an index on it holds it): `values` must be
+    lower-case."""
     values = list(dict.fromkeys(values))
     if not values:
-        return set()
+        return []
     meta, connection, quote = _table(model)  # the write database: read inside the page's transaction
-    column = quote(meta.get_field(field).column)
-    selected = quote(meta.get_field(select or field).column)
+    target = meta.get_field(field)
+    column = f"LOWER({quote(target.column)})" if lower else quote(target.column)
+    selected = ", ".join(quote(meta.get_field(name).column) for name in select)
     conditions = "".join(f" AND {quote(meta.get_field(name).column)} = %s" for name in equal)
     per_statement = max(1, _max_params(connection) - len(equal))
-    found = set()
+    found = []
     with _cursor(connection) as cursor:
         for start in range(0, len(values), per_statement):
             chunk = values[start:start + per_statement]
             cursor.execute(f"SELECT {selected} FROM {quote(meta.db_table)} WHERE {column} "
-                           + _among(meta.get_field(field), chunk, connection) + conditions,
+                           + _among(target, chunk, connection, text=lower) + conditions,
                            [*_among_params(chunk, connection), *equal.values()])
-            found.update(row[0] for row in cursor.fetchall())
+            found.extend(cursor.fetchall())
     return found
 
 
-def _among(field, values, connection) -> str:
-    """`IN (…)` of the values (a placeholder each) on SQLite; `= ANY(%s)` of one array on PostgreSQL."""
+def _among(field, values, connection, *, text=False) -> str:
+    """`IN (…)` of the values (a placeholder each) on SQLite; `= ANY(%s)` of one array on PostgreSQL
+    (of text with `text`: what LOWER() gives)."""
     if connection.vendor == "postgresql":
-        return f"= ANY(%b::{_array_type(field, connection)})"
+        return f"= ANY(%b::{'text[]' if text else _array_type(field, connection)})"
     return f"IN ({', '.join(['%s'] * len(values))})"
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from leads.models import Lead
 from leads.models import LeadAttempt, LeadNotification
-from leads.pipeline.writes import query_log_clear, rows_insert, rows_set, rows_update, values_in
+from leads.pipeline.writes import query_log_clear, rows_in, rows_insert, rows_set, rows_update, values_in
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -111,6 +111,20 @@ def test_values_in_finds_the_rows_a_page_asks_about(monkeypatch, per_statement):
     assert values_in(Lead, "linkedin_id", asked, select="id") == {lead.pk for lead in leads}
     assert values_in(LeadNotification, "lead_id", asked, action=LeadNotification.Action.DELETED) == {"in-1"}
     assert values_in(Lead, "linkedin_id", []) == set()
+
+
+def test_rows_in_reads_several_columns_and_matches_lower_cased():
+    """The push's e-mail look-up: LOWER(email) against lower-cased addresses, as its index holds them."""
+    integration = factories.integration()
+    mixed = factories.lead(integration, email="Ana.Mixed@Example.COM", crm_id="7")
+    factories.lead(integration, email="other@example.com", crm_id="8")
+
+    rows = rows_in(Lead, "email", ["ana.mixed@example.com", "nobody@example.com"], lower=True,
+                   select=["email", "crm_id", "integration"])
+    assert rows == [("Ana.Mixed@Example.COM", "7", integration.pk)]
+    assert rows_in(Lead, "email", ["ana.mixed@example.com"], select=["id"]) == [], "without lower: as stored"
+    assert rows_in(Lead, "email", ["Ana.Mixed@Example.COM"], select=["id"], crm_id="7") == [(mixed.pk,)]
+    assert rows_in(Lead, "email", [], select=["id"]) == []
 
 
 @pytest.mark.parametrize("per_statement", [None, 2])
