@@ -175,8 +175,9 @@ def rows_set(model, pks, **values) -> None:
     with _cursor(connection) as cursor:
         for start in range(0, len(pks), per_statement):
             chunk = pks[start:start + per_statement]
-            cursor.execute(f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} "
-                           + _among(meta.pk, chunk, connection), [*prepared, *_among_params(chunk, connection)])
+            among, among_params = _among(meta.pk, chunk, connection)
+            cursor.execute(f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} {among}",
+                           [*prepared, *among_params])
 
 
 def rows_insert(objs, *, ignore_conflicts=False, key=None) -> None:
@@ -270,23 +271,19 @@ def rows_in(model, field: str, values, *, select, lower=False, **equal) -> list[
     with _cursor(connection) as cursor:
         for start in range(0, len(values), per_statement):
             chunk = values[start:start + per_statement]
-            cursor.execute(f"SELECT {selected} FROM {quote(meta.db_table)} WHERE {column} "
-                           + _among(target, chunk, connection, text=lower) + conditions,
-                           [*_among_params(chunk, connection), *equal.values()])
+            among, among_params = _among(target, chunk, connection, text=lower)
+            cursor.execute(f"SELECT {selected} FROM {quote(meta.db_table)} WHERE {column} {among}{conditions}",
+                           [*among_params, *equal.values()])
             found.extend(cursor.fetchall())
     return found
 
 
-def _among(field, values, connection, *, text=False) -> str:
-    """`IN (…)` of the values (a placeholder each) on SQLite; `= ANY(%s)` of one array on PostgreSQL
-    (of text with `text`: what LOWER() gives)."""
+def _among(field, values, connection, *, text=False) -> tuple[str, list]:
+    """(condition, its parameters) that a column is one of `values`: `IN (…)` with a placeholder a
+    value on SQLite, `= ANY(…)` of one array on PostgreSQL (of text with `text`: what LOWER() gives)."""
     if connection.vendor == "postgresql":
-        return f"= ANY(%b::{'text[]' if text else _array_type(field, connection)})"
-    return f"IN ({', '.join(['%s'] * len(values))})"
-
-
-def _among_params(values, connection) -> list:
-    return [list(values)] if connection.vendor == "postgresql" else list(values)
+        return f"= ANY(%b::{'text[]' if text else _array_type(field, connection)})", [list(values)]
+    return f"IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
 def _max_params(connection) -> int:
