@@ -301,6 +301,8 @@ def one_run(args, *, n, database, crm_limit, debug, copy, seed, seeding, work, p
             extra = {"BENCH_PROFILE": str(work / "profile.txt")}
         if profile and args.tracemalloc:
             extra["BENCH_TRACEMALLOC"] = str(work / "tracemalloc.txt")
+        if os.environ.get("BENCH_RSS_TRACE"):  # any value: the first sync's memory over time, in the work dir
+            extra["BENCH_RSS_TRACE"] = str(work / "first.rss.tsv")
         servers = [project.server.pid, *servers]
         before = [tree_cpu_s(pid) for pid in servers]
         first, wall = project.probe("first", "leadsync", "-v0", "sync", "--days", "90", "--json", env=extra)

@@ -9,7 +9,10 @@ The command runs through call_command exactly as the CLI would. Around it, and o
 - the pipeline's two stages, leads.pipeline.sync.leads_pull and leads_push, are wrapped with timers (the
   names the sync module calls today; if they move, the stage times are reported as null);
 - BENCH_PROFILE=FILE runs it under pyinstrument and writes the text report there;
-- BENCH_TRACEMALLOC=FILE records the traced-memory peak and the top allocation sites at the end.
+- BENCH_TRACEMALLOC=FILE records the traced-memory peak and the top allocation sites at the end;
+- BENCH_RSS_TRACE=FILE samples this process's resident memory (/proc/self/status: VmRSS, RssAnon, RssFile,
+  RssShmem, in kB) five times a second while the command runs, one tab-separated line a sample, and every
+  5 s the number of objects Python's collector tracks, to see when the peak comes and whose memory it is.
 It writes the command's stdout, exit status and these measures, with this process's peak RSS
 (getrusage RUSAGE_SELF ru_maxrss), as one JSON document to OUT.json.
 """
@@ -108,6 +111,10 @@ def main():
         import tracemalloc
         tracemalloc.start(1)
 
+    rss_trace = os.environ.get("BENCH_RSS_TRACE")
+    if rss_trace:
+        sample_rss(Path(rss_trace))
+
     stdout, status = io.StringIO(), 0
     command_started = time.perf_counter()
     cpu_started, main_cpu_started = time.process_time(), time.thread_time()
@@ -148,6 +155,29 @@ def main():
     }
     Path(out_path).write_text(json.dumps(document))
     sys.exit(status)
+
+
+def sample_rss(path, fields=("VmRSS", "RssAnon", "RssFile", "RssShmem")):
+    """Start a daemon thread appending one line of resident-memory figures (kB) to PATH every 0.2 s."""
+    import gc
+    import threading
+    started = time.perf_counter()
+
+    def sample():
+        with path.open("w") as out:
+            out.write("\t".join(("s",) + fields + ("objects",)) + "\n")
+            n = 0
+            while True:
+                status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+                # Every 5 s, the number of objects the collector tracks: growth there is Python's, not C's.
+                objects = str(len(gc.get_objects())) if n % 25 == 0 else ""
+                out.write("\t".join([f"{time.perf_counter() - started:.1f}"]
+                                     + [status[f].split()[0] for f in fields] + [objects]) + "\n")
+                n += 1
+                out.flush()
+                time.sleep(0.2)
+
+    threading.Thread(target=sample, name="rss-trace", daemon=True).start()
 
 
 if __name__ == "__main__":
