@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.db.models import Q
 
-from leadsync_project.fields import FastJSONField
+from leadsync_project.fields import FastJSONField, OutcomesField
 from mappings.models import Integration
 
 
@@ -36,7 +36,7 @@ class Lead(models.Model):
     email = models.CharField(max_length=254, blank=True, help_text="The lead's e-mail, for search.")
     raw = FastJSONField(help_text="The lead exactly as LinkedIn sent it.")
     answers = FastJSONField(default=dict, help_text="The normalised answers, hidden fields and consents.")
-    field_outcomes = FastJSONField(default=list, blank=True, help_text="What happened to each mapped field.")
+    field_outcomes = OutcomesField(default=list, blank=True, help_text="What happened to each mapped field.")
     crm_id = models.CharField("CRM lead ID", max_length=50, blank=True, db_index=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0, help_text="How many times the push was tried.")

@@ -35,17 +35,21 @@ from mappings.forms import integration_catalogues, source_name
 from mappings.models import Integration
 
 
-# The outcome's status, then its message: written in this order by mappings.engine (and kept by the
-# push, which rewrites a refused field's status and message in place); PostgreSQL's jsonb prints
-# keys shortest first, which puts "status" (6) right before "message" (7) there too. The text is
-# `"key": "value"` where Django wrote it (json.dumps) or PostgreSQL prints it back, `"key":"value"`
-# where the push wrote it on SQLite (orjson): the patterns take both.
-_ERROR_OUTCOME = '"status": ?"error", ?"message": ?"'
+# Outcomes are stored as arrays (leadsync_project.fields.OutcomesField): source kind, source key, CRM
+# field, status, message. An outcome's array begins after the list's "[" or a ","; its first three
+# values are strings (escaped quotes and all) or null. The text has ", " between values where Django
+# wrote it (json.dumps) or PostgreSQL prints it back, "," where the push wrote it on SQLite (orjson):
+# the patterns take both. No look-ahead or class shorthands, which SQLite's (Python's) and
+# PostgreSQL's regular expressions would not spell alike.
+_STRING_OR_NULL = r'("([^"\\]|\\.)*"|null)'
 
 
 def _status_outcome(status: str) -> str:
-    return f'"status": ?"{status}"'
+    """A pattern for an outcome whose status is `status`; what follows it is its message."""
+    return rf'(\[|,) ?\[{_STRING_OR_NULL}, ?{_STRING_OR_NULL}, ?{_STRING_OR_NULL}, ?"{status}"'
 
+
+_ERROR_OUTCOME = _status_outcome("error") + ', ?"'
 
 REFUSED_NOTE = "refused by the CRM"  # how leads.pipeline.push._strip_refused begins its note
 

@@ -52,6 +52,9 @@ def _plain_type(field):
 def _preparer(field, connection):
     """A function turning an attribute value into the column's parameter."""
     if isinstance(field, models.JSONField) and field.encoder is None:
+        stored = getattr(field, "stored", None)  # OutcomesField: outcomes stored as arrays
+        if stored is not None:
+            return lambda value: None if value is None else json_text(stored(value))
         return lambda value: None if value is None else json_text(value)
     generic = partial(field.get_db_prep_save, connection=connection)
     kind = _plain_type(field)

@@ -64,8 +64,8 @@ def test_the_error_code_filter_offers_the_codes_of_failed_leads_with_their_count
 
 @pytest.mark.parametrize("written_by", ["save", "push"])
 def test_the_field_problem_filter_tells_refused_invalid_and_truncated_fields_apart(reviewer, integration, written_by):
-    """Whether the outcomes were saved by the ORM (json.dumps: `"key": "value"`) or written by the
-    push (rows_update, orjson: `"key":"value"`), the same leads match."""
+    """Whether the outcomes were saved by the ORM (json.dumps: `["a", "b"]`) or written by the push
+    (rows_update, orjson: `["a","b"]`), the same leads match."""
     refused = factories.lead(integration, state="synced", field_outcomes=[
         outcome("firstName", "ok"),
         outcome("companyName", "error", "refused by the CRM, left out: CRM error 205: Invalid parameters")])
